@@ -1,0 +1,165 @@
+
+/*
+ * 10_validate.sql — row validation with precise messages.
+ *
+ * The CHECKs and foreign keys of 00_schema.sql are the backstop; these
+ * BEFORE ROW triggers run first and answer each bad value with its own
+ * SQLSTATE and a message that names it.  The write functions go through the
+ * same triggers, so a plain INSERT/UPDATE is validated exactly as they are.
+ */
+
+-- A value quoted for an error message, cut short when it is huge so that a
+-- multi-megabyte input does not become a multi-megabyte log line.
+CREATE FUNCTION modelflags._quote_abbrev(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN 'NULL'
+            WHEN length(value) <= 64 THEN '"' || value || '"'
+            ELSE '"' || left(value, 64) || '..." (' || octet_length(value) || ' bytes)' END;
+
+-- Names of providers, models and features: lowercase words joined by _ . or -.
+CREATE FUNCTION modelflags._check_name(kind text, value text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% name must not be null', kind USING ERRCODE = 'null_value_not_allowed';
+    ELSIF octet_length(value) > 255 THEN
+        RAISE EXCEPTION '% name % is too long', kind, modelflags._quote_abbrev(value)
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = 'Names are at most 255 bytes.';
+    ELSIF kind = 'flag' AND value !~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN
+        RAISE EXCEPTION 'invalid flag name %', modelflags._quote_abbrev(value)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Flag names are lowercase letters and digits joined by single underscores, as GitLab requires.',
+                  HINT = 'For example: incident_fail_over_generation_provider.';
+    ELSIF value !~ '^[a-z0-9]+([_.-][a-z0-9]+)*$' THEN
+        RAISE EXCEPTION 'invalid % name %', kind, modelflags._quote_abbrev(value)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('A %s name is lowercase letters and digits joined by single "_", "." or "-".', kind),
+                  HINT = 'For example: claude_sonnet_4_5_20250929_vertex.';
+    END IF;
+END $$;
+
+CREATE FUNCTION modelflags._check_percentage(gate text, flag text, value numeric) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF value IS NULL THEN
+        RETURN;
+    ELSIF value = 'NaN'::numeric OR value < 0 OR value > 100 THEN
+        RAISE EXCEPTION '% % is out of range for flag %', gate, value, modelflags._quote_abbrev(flag)
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  HINT = 'A percentage is a number from 0 to 100.';
+    ELSIF value <> round(value, 3) THEN
+        RAISE EXCEPTION '% % has more than 3 decimals for flag %', gate, value, modelflags._quote_abbrev(flag)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Flipper buckets actors in steps of 0.001 percent.',
+                  HINT = format('Use %s.', round(value, 3));
+    END IF;
+END $$;
+
+-- Request parameters: a JSON object whose well-known keys have the types
+-- LiteLLM and the AI gateway expect.  Unknown keys pass through untouched.
+CREATE FUNCTION modelflags._check_params(owner text, params jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    k text;
+    v jsonb;
+BEGIN
+    IF params IS NULL THEN
+        RAISE EXCEPTION 'params of % must not be null', owner
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''{}'' for no parameters.';
+    ELSIF jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params of % must be a JSON object, not %', owner, jsonb_typeof(params)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(params) LOOP
+        IF (k IN ('temperature', 'top_p', 'timeout') AND
+                (jsonb_typeof(v) <> 'number' OR (v)::numeric < 0))
+           OR (k IN ('max_tokens', 'max_retries', 'top_k') AND
+                (jsonb_typeof(v) <> 'number' OR (v)::numeric < 0 OR (v)::numeric <> trunc((v)::numeric)))
+           OR (k = 'model' AND jsonb_typeof(v) <> 'string')
+           OR (k = 'stop' AND jsonb_typeof(v) NOT IN ('string', 'array'))
+           OR (k = 'direct_access' AND jsonb_typeof(v) <> 'boolean') THEN
+            RAISE EXCEPTION 'invalid value % for param "%" of %', left(v::text, 64), k, owner
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'temperature, top_p and timeout are non-negative numbers; max_tokens, max_retries and top_k non-negative integers; model a string; stop a string or an array; direct_access a boolean.';
+        END IF;
+    END LOOP;
+END $$;
+
+CREATE FUNCTION modelflags._validate_provider() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('provider', NEW.name);
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION modelflags._validate_model() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('model', NEW.name);
+    PERFORM modelflags._check_params(format('model "%s"', NEW.name), NEW.params);
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION modelflags._validate_flag() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('flag', NEW.name);
+    PERFORM modelflags._check_percentage('percentage_of_actors', NEW.name, NEW.percentage_of_actors);
+    PERFORM modelflags._check_percentage('percentage_of_time', NEW.name, NEW.percentage_of_time);
+    IF NEW.type IS NOT NULL AND NEW.type NOT IN ('gitlab_com_derisk', 'wip', 'beta', 'ops', 'experiment',
+                                                 'worker', 'markdown_cache', 'undefined', 'development') THEN
+        RAISE EXCEPTION 'invalid type % for flag "%"', modelflags._quote_abbrev(NEW.type), NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'GitLab types are gitlab_com_derisk, wip, beta, ops, experiment, worker, markdown_cache, undefined and development.';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION modelflags._validate_flag_actor() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.actor IS NULL THEN
+        RAISE EXCEPTION 'actor must not be null' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NEW.actor = '' THEN
+        RAISE EXCEPTION 'actor must not be empty (flag %)', modelflags._quote_abbrev(NEW.flag)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Actors are flipper_ids such as User:42.';
+    ELSIF octet_length(NEW.actor) > 1024 THEN
+        RAISE EXCEPTION 'actor % is too long', modelflags._quote_abbrev(NEW.actor)
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = 'Actors are at most 1024 bytes.';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION modelflags._validate_feature() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('feature', NEW.name);
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION modelflags._validate_route() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.position IS NULL OR NEW.position < 0 THEN
+        RAISE EXCEPTION 'invalid position % for a route of feature "%"', coalesce(NEW.position::text, 'NULL'), NEW.feature
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Positions are integers from 0 up; lower goes first.';
+    END IF;
+    PERFORM modelflags._check_params(format('route %s[%s]', NEW.feature, NEW.position), NEW.params);
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER providers_validate BEFORE INSERT OR UPDATE ON modelflags.providers
+    FOR EACH ROW EXECUTE FUNCTION modelflags._validate_provider();
+CREATE TRIGGER models_validate BEFORE INSERT OR UPDATE ON modelflags.models
+    FOR EACH ROW EXECUTE FUNCTION modelflags._validate_model();
+CREATE TRIGGER flags_validate BEFORE INSERT OR UPDATE ON modelflags.flags
+    FOR EACH ROW EXECUTE FUNCTION modelflags._validate_flag();
+CREATE TRIGGER flag_actors_validate BEFORE INSERT OR UPDATE ON modelflags.flag_actors
+    FOR EACH ROW EXECUTE FUNCTION modelflags._validate_flag_actor();
+CREATE TRIGGER features_validate BEFORE INSERT OR UPDATE ON modelflags.features
+    FOR EACH ROW EXECUTE FUNCTION modelflags._validate_feature();
+CREATE TRIGGER routes_validate BEFORE INSERT OR UPDATE ON modelflags.routes
+    FOR EACH ROW EXECUTE FUNCTION modelflags._validate_route();

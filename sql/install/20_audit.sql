@@ -1,0 +1,142 @@
+
+/*
+ * 20_audit.sql — audit, NOTIFY and cache invalidation (SPEC A and C).
+ *
+ * Every change to a configuration table, by any path (the write functions,
+ * plain DML, TRUNCATE, cascaded foreign-key actions, load_definitions),
+ * passes through three statement-level triggers:
+ *   - _audit writes one modelflags.changes row per changed row, reading the
+ *     statement's transition tables, so a bulk INSERT costs one trigger call;
+ *   - it then sends one NOTIFY modelflags per statement with a JSON payload
+ *     naming the table, the operation, the row count, the change ids and (when
+ *     they fit) the keys; NOTIFY is delivered at commit and never on rollback;
+ *   - _invalidate (C) queues a relcache invalidation of the table, which
+ *     marks every backend's compiled routing cache stale: this backend at its
+ *     next statement, others at their next transaction after the commit, hot
+ *     standbys when they replay the commit record.
+ */
+
+-- The primary key of a row of table tbl, as a JSON object.
+CREATE FUNCTION modelflags._row_key(tbl text, r jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE tbl
+    WHEN 'flag_actors' THEN jsonb_build_object('flag', r -> 'flag', 'actor', r -> 'actor')
+    WHEN 'routes' THEN jsonb_build_object('feature', r -> 'feature', 'position', r -> 'position')
+    ELSE jsonb_build_object('name', r -> 'name')
+END;
+
+-- Writes the audit rows for one statement and sends its notification.
+-- SECURITY DEFINER so that an ops role needs no privilege on changes; the
+-- login role is still recorded (changed_by defaults to session_user).
+CREATE FUNCTION modelflags._audit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    note     text := nullif(current_setting('modelflags.note', true), '');
+    first_id bigint;
+    last_id  bigint;
+    nrows    bigint;
+    keys     jsonb;
+    payload  text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        WITH ins AS (
+            INSERT INTO modelflags.changes (table_name, operation, key, new_row, note)
+            SELECT TG_TABLE_NAME, 'INSERT', modelflags._row_key(TG_TABLE_NAME, j), j, note
+              FROM (SELECT to_jsonb(n) AS j FROM new_rows n) s
+            RETURNING id)
+        SELECT count(*), min(id), max(id) INTO nrows, first_id, last_id FROM ins;
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- Old and new rows are paired by key; a row whose key changed (a
+        -- rename) is recorded as its old image and its new image.  Rows the
+        -- UPDATE left as they were are not changes and are not recorded.
+        WITH ins AS (
+            INSERT INTO modelflags.changes (table_name, operation, key, old_row, new_row, note)
+            SELECT TG_TABLE_NAME, 'UPDATE', coalesce(n.k, o.k), o.j, n.j, note
+              FROM (SELECT modelflags._row_key(TG_TABLE_NAME, to_jsonb(x)) AS k, to_jsonb(x) AS j FROM old_rows x) o
+              FULL JOIN (SELECT modelflags._row_key(TG_TABLE_NAME, to_jsonb(x)) AS k, to_jsonb(x) AS j FROM new_rows x) n
+                ON o.k = n.k
+             WHERE o.j IS DISTINCT FROM n.j
+            RETURNING id)
+        SELECT count(*), min(id), max(id) INTO nrows, first_id, last_id FROM ins;
+    ELSIF TG_OP = 'DELETE' THEN
+        WITH ins AS (
+            INSERT INTO modelflags.changes (table_name, operation, key, old_row, note)
+            SELECT TG_TABLE_NAME, 'DELETE', modelflags._row_key(TG_TABLE_NAME, j), j, note
+              FROM (SELECT to_jsonb(o) AS j FROM old_rows o) s
+            RETURNING id)
+        SELECT count(*), min(id), max(id) INTO nrows, first_id, last_id FROM ins;
+    ELSE
+        -- TRUNCATE has no transition table: this trigger runs BEFORE it and
+        -- records every row about to go.
+        EXECUTE format('WITH ins AS (
+                            INSERT INTO modelflags.changes (table_name, operation, key, old_row, note)
+                            SELECT %L, ''TRUNCATE'', modelflags._row_key(%L, j), j, $1
+                              FROM (SELECT to_jsonb(t) AS j FROM %s t) s
+                            RETURNING id)
+                        SELECT count(*), min(id), max(id) FROM ins',
+                       TG_TABLE_NAME, TG_TABLE_NAME, TG_RELID::regclass)
+        INTO nrows, first_id, last_id
+        USING note;
+    END IF;
+
+    IF nrows = 0 THEN
+        RETURN NULL;            -- an UPDATE that changed nothing is no change
+    END IF;
+    -- Other sessions may take ids between first_id and last_id; this
+    -- statement's rows are those of the range written by this transaction.
+    IF nrows <= 20 THEN
+        SELECT jsonb_agg(c.key ORDER BY c.id) INTO keys
+          FROM modelflags.changes c
+         WHERE c.id BETWEEN first_id AND last_id AND c.txid = pg_current_xact_id();
+    END IF;
+    payload := jsonb_build_object('table', TG_TABLE_NAME, 'operation', TG_OP, 'rows', nrows,
+                                  'first_change_id', first_id, 'last_change_id', last_id,
+                                  'keys', keys)::text;
+    IF octet_length(payload) > 7900 THEN
+        -- NOTIFY payloads are limited to 8000 bytes: name the rows by id only.
+        payload := jsonb_build_object('table', TG_TABLE_NAME, 'operation', TG_OP, 'rows', nrows,
+                                      'first_change_id', first_id, 'last_change_id', last_id)::text;
+    END IF;
+    PERFORM pg_notify('modelflags', payload);
+    RETURN NULL;
+END $$;
+
+-- Marks every backend's routing cache stale (see src/triggers.c).
+CREATE FUNCTION modelflags._invalidate() RETURNS trigger
+AS 'MODULE_PATHNAME', 'modelflags_invalidate' LANGUAGE C;
+
+-- changes is append-only.
+CREATE FUNCTION modelflags._changes_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'modelflags.changes is append-only'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('%s on the audit table is refused.', TG_OP),
+              HINT = 'To prune old history, ALTER TABLE modelflags.changes DISABLE TRIGGER changes_append_only first, and enable it again after.';
+END $$;
+CREATE TRIGGER changes_append_only BEFORE UPDATE OR DELETE ON modelflags.changes
+    FOR EACH ROW EXECUTE FUNCTION modelflags._changes_append_only();
+CREATE TRIGGER changes_append_only_truncate BEFORE TRUNCATE ON modelflags.changes
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._changes_append_only();
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['providers', 'models', 'flags', 'flag_actors', 'features', 'routes'] LOOP
+        EXECUTE format('CREATE TRIGGER %1$s_audit_insert AFTER INSERT ON modelflags.%1$s
+                        REFERENCING NEW TABLE AS new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_audit_update AFTER UPDATE ON modelflags.%1$s
+                        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_audit_delete AFTER DELETE ON modelflags.%1$s
+                        REFERENCING OLD TABLE AS old_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_audit_truncate BEFORE TRUNCATE ON modelflags.%1$s
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                        ON modelflags.%1$s
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
+    END LOOP;
+END $$;

@@ -1,0 +1,48 @@
+
+/*
+ * 40_read_api.sql — the read functions (SPEC F, H, R, S).
+ *
+ * All are C functions over the backend's compiled routing cache
+ * (src/cache.c); they write nothing, so they run on hot standbys, and they
+ * read the tables with the extension's own access, so callers need no table
+ * privileges (SPEC P).  They are not STRICT: a NULL flag or feature is an
+ * error (22004), while a NULL actor means "no actor", as in Flipper.
+ */
+
+-- VOLATILE: percentage_of_time draws a random number on every call, and the
+-- answer follows the tables from one statement to the next.  PARALLEL
+-- RESTRICTED: the random draw uses the backend's own generator.
+CREATE FUNCTION modelflags.is_enabled(flag text, actor text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'modelflags_is_enabled'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION modelflags.is_enabled(text, text) IS
+    'Flipper/GitLab flag check: opt-out, default_enabled, then any open gate';
+
+-- IMMUTABLE: a pure function of its arguments (CRC-32 of flag || actor).
+CREATE FUNCTION modelflags.rollout_pct(flag text, actor text)
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'modelflags_rollout_pct'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION modelflags.rollout_pct(text, text) IS
+    'position of actor in flag''s percentage-of-actors rollout, in [0, 100): in at p exactly when rollout_pct < p';
+
+CREATE FUNCTION modelflags.model_for(feature text, actor text DEFAULT NULL,
+                                     OUT model text, OUT provider text, OUT params jsonb,
+                                     OUT flag text, OUT gate text, OUT "position" integer,
+                                     OUT skipped integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'modelflags_model_for'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION modelflags.model_for(text, text) IS
+    'the model, provider and merged params to use for feature and actor: the first applying route whose model and provider are up';
+
+CREATE FUNCTION modelflags.explain(feature text, actor text DEFAULT NULL,
+                                   OUT "position" integer, OUT flag text, OUT model text,
+                                   OUT provider text, OUT params jsonb, OUT applies boolean,
+                                   OUT gate text, OUT decision text, OUT reason text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'modelflags_explain'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 4;
+COMMENT ON FUNCTION modelflags.explain(text, text) IS
+    'one row per route of feature: whether it applies for actor, and whether it was chosen, skipped or not reached, and why';

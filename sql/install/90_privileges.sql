@@ -1,0 +1,31 @@
+
+/*
+ * 90_privileges.sql — SPEC P.
+ *
+ * Reading (model_for, is_enabled, rollout_pct, explain) is for everyone and
+ * needs no table privilege.  Writing — the tables and the write functions —
+ * is not granted to PUBLIC: README.md shows the GRANTs that make an ops role.
+ * The internal helpers (_check_*, _quote_abbrev, ...) keep PUBLIC EXECUTE:
+ * the validation triggers call them as whoever writes, and they change
+ * nothing by themselves.
+ */
+GRANT USAGE ON SCHEMA modelflags TO PUBLIC;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA modelflags FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA modelflags FROM PUBLIC;
+
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    -- Every function that writes: the public write API (not starting with _).
+    FOR f IN
+        SELECT p.oid::regprocedure
+          FROM pg_proc p
+         WHERE p.pronamespace = 'modelflags'::regnamespace
+           AND p.proname !~ '^_'
+           AND p.proname NOT IN ('is_enabled', 'rollout_pct', 'model_for', 'explain')
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END $$;
