@@ -9,24 +9,28 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 
 MODULE_big = modelflags
 # The pure core (no PostgreSQL headers) and the thin PostgreSQL shell.
-CORE_OBJS = src/rollout.o src/evaluate.o
-SHELL_OBJS = src/modelflags.o src/cache.o src/read_api.o src/triggers.o
-OBJS = $(CORE_OBJS) $(SHELL_OBJS) $(EXTRA_OBJS)
+# Core files include no PostgreSQL header: test/ builds them into plain
+# programs for unit tests, AddressSanitizer and fuzzing.
+CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o src/definitions.o
+SHELL_OBJS = src/modelflags.o src/cache.o src/read_api.o src/triggers.o src/definitions_api.o
+OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 PGFILEDESC = "modelflags - feature flags and LLM model routing"
 
 PG_CPPFLAGS = -Isrc -DMODELFLAGS_VERSION=\"$(EXTVERSION)\"
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = $(EXTRA_LIBS)
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare $(PG_CFLAGS_EXTRA)
+SHLIB_LINK = -lyaml -lcjson
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --dbname=modelflags_regress
 ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --dbname=modelflags_isolation
 
-EXTRA_CLEAN = $(DATA_built)
+# modelflags-lint: the definitions parser as a standalone program (no database).
+PROGRAM_LINT = modelflags-lint
+EXTRA_CLEAN = $(DATA_built) $(PROGRAM_LINT)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -37,3 +41,14 @@ $(DATA_built): $(sort $(wildcard sql/install/*.sql)) $(EXTENSION).control
 
 # Object files depend on every header: the tree is small, a full rebuild is cheap.
 $(OBJS): $(wildcard src/*.h)
+
+all: $(PROGRAM_LINT)
+
+$(PROGRAM_LINT): src/lint.c src/definitions.c src/definitions.h src/strmap.c src/strmap.h
+	$(CC) -O2 -Wall -Wextra -Isrc -o $@ src/lint.c src/definitions.c src/strmap.c -lyaml -lcjson
+
+install: install-lint
+install-lint: $(PROGRAM_LINT)
+	$(INSTALL_PROGRAM) $(PROGRAM_LINT) '$(DESTDIR)$(bindir)/$(PROGRAM_LINT)'
+
+.PHONY: install-lint
