@@ -11,8 +11,8 @@ MODULE_big = modelflags
 # The pure core (no PostgreSQL headers) and the thin PostgreSQL shell.
 # Core files include no PostgreSQL header: test/ builds them into plain
 # programs for unit tests, AddressSanitizer and fuzzing.
-CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o src/definitions.o
-SHELL_OBJS = src/modelflags.o src/cache.o src/read_api.o src/triggers.o src/definitions_api.o
+CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o $(if $(wildcard src/definitions.c),src/definitions.o)
+SHELL_OBJS = src/modelflags.o src/cache.o src/read_api.o src/triggers.o $(if $(wildcard src/definitions_api.c),src/definitions_api.o)
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
@@ -42,12 +42,12 @@ $(DATA_built): $(sort $(wildcard sql/install/*.sql)) $(EXTENSION).control
 # Object files depend on every header: the tree is small, a full rebuild is cheap.
 $(OBJS): $(wildcard src/*.h)
 
-all: $(PROGRAM_LINT)
+all: $(if $(wildcard src/lint.c),$(PROGRAM_LINT))
 
 $(PROGRAM_LINT): src/lint.c src/definitions.c src/definitions.h src/strmap.c src/strmap.h
 	$(CC) -O2 -Wall -Wextra -Isrc -o $@ src/lint.c src/definitions.c src/strmap.c -lyaml -lcjson
 
-install: install-lint
+install: $(if $(wildcard src/lint.c),install-lint)
 install-lint: $(PROGRAM_LINT)
 	$(INSTALL_PROGRAM) $(PROGRAM_LINT) '$(DESTDIR)$(bindir)/$(PROGRAM_LINT)'
 

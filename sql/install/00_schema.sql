@@ -1,4 +1,4 @@
-/* modelflags--1.0.sql (generated from sql/install/*.sql; edit those) */
+/* modelflags--1.0.sql — generated from the files of sql/install, in name order; edit those */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION modelflags" to load this file. \quit

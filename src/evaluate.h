@@ -1,0 +1,136 @@
+/*
+ * evaluate.h — flag evaluation (SPEC F) and route selection (SPEC R).
+ *
+ * Pure C: no PostgreSQL header.  The PostgreSQL shell (read_api.c) feeds it
+ * the compiled cache; test/unit_core.c feeds it hand-built cases.
+ */
+#ifndef MODELFLAGS_EVALUATE_H
+#define MODELFLAGS_EVALUATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Which gate opened a flag or a route (the "gate" column of model_for). */
+typedef enum MfGate
+{
+	MF_GATE_NONE = 0,			/* closed */
+	MF_GATE_DEFAULT,			/* a route with no flag */
+	MF_GATE_BOOLEAN,
+	MF_GATE_ACTOR,
+	MF_GATE_PERCENTAGE_OF_ACTORS,
+	MF_GATE_PERCENTAGE_OF_TIME,
+	MF_GATE_DEFAULT_ENABLED
+} MfGate;
+
+/* Why a flag answered as it did (for explain). */
+typedef enum MfFlagReason
+{
+	MF_FLAG_UNKNOWN = 0,		/* no such flag: false */
+	MF_FLAG_OPTED_OUT,			/* the actor opted out: false */
+	MF_FLAG_DEFAULT,			/* no gate ever set: default_enabled */
+	MF_FLAG_GATE_OPEN,			/* some gate is open: true */
+	MF_FLAG_ALL_CLOSED			/* gates set, none open: false */
+} MfFlagReason;
+
+/* An actor's row in flag_actors for one flag. */
+typedef enum MfActorGate
+{
+	MF_ACTOR_NONE = 0,
+	MF_ACTOR_ENABLED,
+	MF_ACTOR_OPT_OUT
+} MfActorGate;
+
+/* A flag's gates, as compiled from modelflags.flags. */
+typedef struct MfFlag
+{
+	const char *name;
+	size_t		name_len;
+	int8_t		enabled;		/* -1 = NULL (never set), 0 = false, 1 = true */
+	int32_t		pct_actors;		/* thousandths of a percent; -1 = NULL */
+	int32_t		pct_time;		/* thousandths of a percent; -1 = NULL */
+	bool		default_enabled;
+	int8_t		has_actor_rows; /* any flag_actors row, opt-outs included?
+								 * 1 yes, 0 no, -1 not known yet: ask
+								 * ctx->has_actor_rows */
+} MfFlag;
+
+/* How the shell answers the questions the evaluation may ask. */
+typedef struct MfEvalContext
+{
+	const char *actor;			/* NULL = no actor */
+	size_t		actor_len;
+	/* Whether flag has actor rows; called only while that is unknown (-1). */
+	bool		(*has_actor_rows) (void *arg, const MfFlag *flag);
+	/* The actor's flag_actors row for flag; called only if it has rows. */
+	MfActorGate (*actor_gate) (void *arg, const MfFlag *flag);
+	/* A uniform draw in [0, 1); called only when percentage_of_time decides. */
+	double		(*random) (void *arg);
+	void	   *arg;
+} MfEvalContext;
+
+typedef struct MfFlagResult
+{
+	bool		enabled;
+	MfGate		gate;			/* the gate that opened it, or MF_GATE_NONE */
+	MfFlagReason reason;
+} MfFlagResult;
+
+/*
+ * Evaluates flag (NULL = unknown flag) for ctx's actor: unknown → false;
+ * opt-out → false; no gate set → default_enabled; else the first open gate in
+ * Flipper's order (boolean, actor, percentage_of_actors, percentage_of_time).
+ */
+extern MfFlagResult mf_flag_evaluate(const MfFlag *flag, const MfEvalContext *ctx);
+
+/* One route of a feature, as compiled; flag NULL = always applies. */
+typedef struct MfRoute
+{
+	const MfFlag *flag;
+	bool		flag_missing;	/* names a flag that does not exist: never applies */
+	bool		model_enabled;
+	bool		provider_available;
+} MfRoute;
+
+typedef enum MfRouteDecision
+{
+	MF_ROUTE_CHOSEN = 0,
+	MF_ROUTE_NOT_APPLYING,		/* its flag is off for this actor */
+	MF_ROUTE_SKIPPED_MODEL,		/* applies, but the model is disabled */
+	MF_ROUTE_SKIPPED_PROVIDER,	/* applies, but the provider is unavailable */
+	MF_ROUTE_NOT_REACHED		/* an earlier route was chosen */
+} MfRouteDecision;
+
+typedef struct MfRouteStep
+{
+	MfRouteDecision decision;
+	MfFlagResult flag;			/* gate = MF_GATE_DEFAULT for flagless routes */
+} MfRouteStep;
+
+/*
+ * Walks routes in order: a route applies when it has no flag or its flag is
+ * enabled; an applying route is skipped when its model is disabled or its
+ * provider unavailable; the first applying, unskipped route wins.  Returns
+ * its index, or -1.  *skipped counts applying routes skipped before the
+ * answer (or all of them, if there is none).
+ *
+ * With steps == NULL the walk stops at the winner (model_for).  With steps
+ * (an array of nroutes) every route is evaluated and described (explain);
+ * the chosen route is the same either way for the same random draws.
+ */
+extern int	mf_route_select(const MfRoute *routes, int nroutes,
+							const MfEvalContext *ctx, MfRouteStep *steps,
+							int *skipped, MfGate *gate);
+
+/* Names: GitLab's flag rule, [a-z0-9]+ joined by single "_", at most 255 bytes. */
+extern bool mf_valid_flag_name(const char *name, size_t len);
+
+/* Providers, models, features: [a-z0-9]+ joined by single "_", "." or "-". */
+extern bool mf_valid_name(const char *name, size_t len);
+
+extern const char *mf_gate_name(MfGate gate);
+
+#define MF_NAME_MAX 255
+#define MF_ACTOR_MAX 1024
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * modelflags.c — module entry point.
+ *
+ * modelflags keeps feature flags, Flipper-identical percentage rollouts and
+ * LLM model/failover routing in PostgreSQL.  The C sources are split by
+ * concern:
+ *   rollout.c      SPEC H: CRC-32 rollout positions            (pure core)
+ *   evaluate.c     SPEC F and R: flag gates, route selection   (pure core)
+ *   strmap.c       hash maps for the cache                     (pure core)
+ *   definitions.c  YAML/JSON definition files                  (pure core)
+ *   cache.c        SPEC C and S: the per-backend compiled cache and its
+ *                  invalidation
+ *   read_api.c     model_for, is_enabled, rollout_pct, explain
+ *   triggers.c     the invalidation trigger on the tables
+ *   definitions_api.c  load_definitions, dump_definitions
+ * Validation, audit and NOTIFY (SPEC E, A) are SQL: sql/install/ (one file per concern).
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "cache.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * modelflags.note: a free-text note recorded in modelflags.changes.note by
+ * every change made while it is set.  The write functions set it for their
+ * own statements (note => ...); a DBA can SET LOCAL it before a plain UPDATE.
+ */
+static char *modelflags_note = NULL;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("modelflags.note",
+							   "Sets the note recorded with the next changes in modelflags.changes.",
+							   "Use SET LOCAL so that it applies to one transaction.",
+							   &modelflags_note,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+	MarkGUCPrefixReserved("modelflags");
+
+	MfCacheInit();
+}

@@ -1,0 +1,455 @@
+/*
+ * read_api.c — the read functions: is_enabled, rollout_pct, model_for,
+ * explain (SPEC F, H, R).
+ *
+ * Each is a thin wrapper: check the arguments (SPEC E), get the compiled
+ * cache (cache.c), ask the pure core (evaluate.c, rollout.c), and shape the
+ * answer.  They write nothing, so they run on hot standbys (SPEC S).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
+#include "common/pg_prng.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/tuplestore.h"
+
+#include "cache.h"
+#include "evaluate.h"
+#include "rollout.h"
+
+PG_FUNCTION_INFO_V1(modelflags_is_enabled);
+PG_FUNCTION_INFO_V1(modelflags_rollout_pct);
+PG_FUNCTION_INFO_V1(modelflags_model_for);
+PG_FUNCTION_INFO_V1(modelflags_explain);
+
+/* SQLSTATE MF001: every applying route of the feature was skipped, or none applies. */
+#define ERRCODE_MODELFLAGS_NO_ROUTE MAKE_SQLSTATE('M','F','0','0','1')
+
+/* The arguments and callbacks of one evaluation. */
+typedef struct MfCall
+{
+	MfCache    *cache;
+	MfEvalContext ctx;
+} MfCall;
+
+static bool
+mf_cb_has_actor_rows(void *arg, const MfFlag *flag)
+{
+	MfCall	   *call = arg;
+
+	return MfCacheFlagHasActors(call->cache, (int) (flag - call->cache->flags));
+}
+
+static MfActorGate
+mf_cb_actor_gate(void *arg, const MfFlag *flag)
+{
+	MfCall	   *call = arg;
+
+	return MfCacheActorGate(call->cache, (int) (flag - call->cache->flags),
+							call->ctx.actor, call->ctx.actor_len);
+}
+
+static double
+mf_cb_random(void *arg)
+{
+	return pg_prng_double(&pg_global_prng_state);
+}
+
+/* A quoted value for a message, cut short when huge (like SQL _quote_abbrev). */
+static char *
+mf_quote(const char *s, size_t len)
+{
+	if (len <= 64)
+		return psprintf("\"%.*s\"", (int) len, s);
+	return psprintf("\"%.*s...\" (%zu bytes)", (int) pg_mbcliplen(s, (int) len, 64), s, len);
+}
+
+/* A name argument: NULL is an error, not a NULL answer (SPEC E). */
+static text *
+mf_name_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return PG_GETARG_TEXT_PP(argno);
+}
+
+/* The actor argument: NULL means "no actor"; empty or oversized is an error. */
+static void
+mf_actor_arg(FunctionCallInfo fcinfo, int argno, bool required, MfCall *call)
+{
+	text	   *actor;
+	size_t		len;
+
+	call->ctx.actor = NULL;
+	call->ctx.actor_len = 0;
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("actor must not be null"),
+					 errhint("Actors are flipper_ids such as User:42.")));
+		return;
+	}
+	actor = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(actor);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("actor must not be empty"),
+				 errhint("Pass NULL for no actor; actors are flipper_ids such as User:42.")));
+	if (len > MF_ACTOR_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("actor %s is too long", mf_quote(VARDATA_ANY(actor), len)),
+				 errdetail("Actors are at most %d bytes.", MF_ACTOR_MAX)));
+	call->ctx.actor = VARDATA_ANY(actor);
+	call->ctx.actor_len = len;
+}
+
+static void
+mf_call_init(MfCall *call)
+{
+	call->cache = MfCacheGet();
+	call->ctx.has_actor_rows = mf_cb_has_actor_rows;
+	call->ctx.actor_gate = mf_cb_actor_gate;
+	call->ctx.random = mf_cb_random;
+	call->ctx.arg = call;
+}
+
+static void
+mf_invalid_flag_name(text *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid flag name %s", mf_quote(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name))),
+			 errdetail("Flag names are lowercase letters and digits joined by single underscores, as GitLab requires.")));
+}
+
+/*
+ * is_enabled(flag, actor): SPEC F.  An unknown flag is false; a name that
+ * can never be a flag is an error, since it is a bug in the caller.
+ */
+Datum
+modelflags_is_enabled(PG_FUNCTION_ARGS)
+{
+	text	   *name = mf_name_arg(fcinfo, 0, "flag name");
+	MfCall		call;
+	int32		idx;
+
+	mf_actor_arg(fcinfo, 1, false, &call);
+	mf_call_init(&call);
+	if (!mf_strmap_get(&call.cache->flag_map, 0, VARDATA_ANY(name),
+					   VARSIZE_ANY_EXHDR(name), &idx))
+	{
+		if (!mf_valid_flag_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))
+			mf_invalid_flag_name(name);
+		PG_RETURN_BOOL(false);
+	}
+	PG_RETURN_BOOL(mf_flag_evaluate(&call.cache->flags[idx], &call.ctx).enabled);
+}
+
+/*
+ * rollout_pct(flag, actor): SPEC H.  The actor's position in [0, 100) with
+ * three decimals; the actor is in a percentage_of_actors rollout at p exactly
+ * when rollout_pct < p.
+ */
+Datum
+modelflags_rollout_pct(PG_FUNCTION_ARGS)
+{
+	text	   *name = mf_name_arg(fcinfo, 0, "flag name");
+	MfCall		call;
+	uint32		pos;
+
+	mf_actor_arg(fcinfo, 1, true, &call);
+	if (!mf_valid_flag_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))
+		mf_invalid_flag_name(name);
+	pos = mf_rollout_position(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name),
+							  call.ctx.actor, call.ctx.actor_len);
+	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(pos, 3));
+}
+
+/* The feature's cache index; unknown features are an error (SPEC R). */
+static MfCacheFeature *
+mf_feature_arg(MfCache *cache, text *name)
+{
+	int32		idx;
+	const char *s = VARDATA_ANY(name);
+	size_t		len = VARSIZE_ANY_EXHDR(name);
+
+	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx))
+		return &cache->features[idx];
+	if (!mf_valid_name(s, len))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid feature name %s", mf_quote(s, len)),
+				 errdetail("Feature names are lowercase letters and digits joined by single \"_\", \".\" or \"-\".")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("feature %s does not exist", mf_quote(s, len)),
+			 errhint("Features are rows of modelflags.features; INSERT or load_definitions() adds them.")));
+	return NULL;				/* not reached */
+}
+
+static text *
+mf_gate_text(MfGate gate)
+{
+	static text *names[MF_GATE_DEFAULT_ENABLED + 1];
+
+	if (gate == MF_GATE_NONE)
+		return NULL;
+	if (names[gate] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		names[gate] = cstring_to_text(mf_gate_name(gate));
+		MemoryContextSwitchTo(old);
+	}
+	return names[gate];
+}
+
+static char *
+mf_text_cstring(text *t)
+{
+	return t ? text_to_cstring(t) : pstrdup("?");
+}
+
+/* Why route i of feature got its decision, for explain and for errors. */
+static char *
+mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step)
+{
+	MfCacheRoute *r = &c->routes[feat->first_route + i];
+	MfCacheModel *m = r->model >= 0 ? &c->models[r->model] : NULL;
+	const char *flag = r->flag >= 0 ? c->flags[r->flag].name : NULL;
+	int			flag_len = r->flag >= 0 ? (int) c->flags[r->flag].name_len : 0;
+
+	switch (step->decision)
+	{
+		case MF_ROUTE_CHOSEN:
+		case MF_ROUTE_NOT_REACHED:
+			{
+				const char *why = r->flag == -1 ? pstrdup("no flag: always applies")
+					: psprintf("flag %.*s on (%s gate)", flag_len, flag,
+							   mf_gate_name(step->flag.gate));
+
+				if (step->decision == MF_ROUTE_NOT_REACHED)
+					return psprintf("%s; an earlier route was chosen", why);
+				return (char *) why;
+			}
+		case MF_ROUTE_NOT_APPLYING:
+			if (r->flag == -2)
+				return pstrdup("flag does not exist");
+			if (step->flag.reason == MF_FLAG_OPTED_OUT)
+				return psprintf("actor opted out of flag %.*s", flag_len, flag);
+			if (step->flag.reason == MF_FLAG_DEFAULT)
+				return psprintf("flag %.*s off (never set; default_enabled is false)", flag_len, flag);
+			return psprintf("flag %.*s off", flag_len, flag);
+		case MF_ROUTE_SKIPPED_MODEL:
+			if (m == NULL)
+				return pstrdup("model does not exist");
+			return psprintf("model %s disabled", mf_text_cstring(m->name));
+		case MF_ROUTE_SKIPPED_PROVIDER:
+			if (m->provider < 0)
+				return pstrdup("provider does not exist");
+			return psprintf("provider %s unavailable",
+							mf_text_cstring(c->providers[m->provider].name));
+	}
+	return pstrdup("?");
+}
+
+static const char *
+mf_decision_name(MfRouteDecision d)
+{
+	switch (d)
+	{
+		case MF_ROUTE_CHOSEN:
+			return "chosen";
+		case MF_ROUTE_NOT_APPLYING:
+			return "not applying";
+		case MF_ROUTE_SKIPPED_MODEL:
+		case MF_ROUTE_SKIPPED_PROVIDER:
+			return "skipped";
+		case MF_ROUTE_NOT_REACHED:
+			return "not reached";
+	}
+	return "?";
+}
+
+/* The MF001 error: no route left, with what was skipped and why. */
+static void
+mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature)
+{
+	StringInfoData detail;
+	MfRouteStep *steps = palloc0(sizeof(MfRouteStep) * Max(feat->nroutes, 1));
+	int			skipped;
+	MfGate		gate;
+	int			nskipped = 0;
+
+	initStringInfo(&detail);
+	if (feat->nroutes == 0)
+		appendStringInfoString(&detail, "The feature has no routes.");
+	else
+	{
+		mf_route_select(feat->core_routes, feat->nroutes, &call->ctx, steps, &skipped, &gate);
+		for (int i = 0; i < feat->nroutes; i++)
+		{
+			if (steps[i].decision != MF_ROUTE_SKIPPED_MODEL &&
+				steps[i].decision != MF_ROUTE_SKIPPED_PROVIDER)
+				continue;
+			appendStringInfo(&detail, "%s route %d (%s): %s",
+							 nskipped++ == 0 ? "Skipped" : ";",
+							 call->cache->routes[feat->first_route + i].position,
+							 mf_text_cstring(call->cache->models[call->cache->routes[feat->first_route + i].model].name),
+							 mf_route_reason(call->cache, feat, i, &steps[i]));
+		}
+		if (nskipped == 0)
+			appendStringInfoString(&detail, "No route applies: every route has a flag that is off.");
+		else
+			appendStringInfoChar(&detail, '.');
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_MODELFLAGS_NO_ROUTE),
+			 errmsg("no model available for feature %s",
+					mf_quote(VARDATA_ANY(feature), VARSIZE_ANY_EXHDR(feature))),
+			 errdetail_internal("%s", detail.data),
+			 errhint("SELECT * FROM modelflags.explain(feature, actor) shows every route; "
+					 "mark a provider available or enable a model to restore one.")));
+}
+
+/* The tuple descriptor of model_for's result, built once per backend. */
+static TupleDesc
+mf_model_for_desc(void)
+{
+	static TupleDesc desc = NULL;
+
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		TupleDesc	d = CreateTemplateTupleDesc(7);
+
+		TupleDescInitEntry(d, 1, "model", TEXTOID, -1, 0);
+		TupleDescInitEntry(d, 2, "provider", TEXTOID, -1, 0);
+		TupleDescInitEntry(d, 3, "params", JSONBOID, -1, 0);
+		TupleDescInitEntry(d, 4, "flag", TEXTOID, -1, 0);
+		TupleDescInitEntry(d, 5, "gate", TEXTOID, -1, 0);
+		TupleDescInitEntry(d, 6, "position", INT4OID, -1, 0);
+		TupleDescInitEntry(d, 7, "skipped", INT4OID, -1, 0);
+		desc = BlessTupleDesc(d);
+		MemoryContextSwitchTo(old);
+	}
+	return desc;
+}
+
+/*
+ * model_for(feature, actor): SPEC R.  One row: model, provider, params (the
+ * model's, with the route's merged over them), flag, gate, position and the
+ * number of applying routes skipped on the way.
+ */
+Datum
+modelflags_model_for(PG_FUNCTION_ARGS)
+{
+	text	   *feature = mf_name_arg(fcinfo, 0, "feature name");
+	MfCall		call;
+	MfCacheFeature *feat;
+	int			chosen;
+	int			skipped;
+	MfGate		gate;
+	MfCacheRoute *r;
+	MfCacheModel *m;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+	text	   *gate_text;
+
+	mf_actor_arg(fcinfo, 1, false, &call);
+	mf_call_init(&call);
+	feat = mf_feature_arg(call.cache, feature);
+	chosen = mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, NULL,
+							 &skipped, &gate);
+	if (chosen < 0)
+		mf_no_route(&call, feat, feature);
+
+	r = &call.cache->routes[feat->first_route + chosen];
+	m = &call.cache->models[r->model];	/* a chosen route has its model */
+	values[0] = PointerGetDatum(m->name);
+	values[1] = PointerGetDatum(call.cache->providers[m->provider].name);
+	if (r->params)
+		values[2] = JsonbPGetDatum(r->params);
+	else
+		nulls[2] = true;
+	if (r->flag >= 0)
+		values[3] = PointerGetDatum(call.cache->flag_names[r->flag]);
+	else
+		nulls[3] = true;
+	gate_text = mf_gate_text(gate);
+	values[4] = PointerGetDatum(gate_text);
+	nulls[4] = (gate_text == NULL);
+	values[5] = Int32GetDatum(r->position);
+	values[6] = Int32GetDatum(skipped);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(mf_model_for_desc(), values, nulls)));
+}
+
+/*
+ * explain(feature, actor): one row per route, in order, with whether it
+ * applies, its decision (chosen, not applying, skipped, not reached) and why.
+ */
+Datum
+modelflags_explain(PG_FUNCTION_ARGS)
+{
+	text	   *feature = mf_name_arg(fcinfo, 0, "feature name");
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MfCall		call;
+	MfCacheFeature *feat;
+	MfRouteStep *steps;
+	int			skipped;
+	MfGate		gate;
+
+	mf_actor_arg(fcinfo, 1, false, &call);
+	mf_call_init(&call);
+	feat = mf_feature_arg(call.cache, feature);
+	InitMaterializedSRF(fcinfo, 0);
+
+	steps = palloc0(sizeof(MfRouteStep) * Max(feat->nroutes, 1));
+	mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, steps, &skipped, &gate);
+	for (int i = 0; i < feat->nroutes; i++)
+	{
+		MfCacheRoute *r = &call.cache->routes[feat->first_route + i];
+		MfCacheModel *m = r->model >= 0 ? &call.cache->models[r->model] : NULL;
+		Datum		values[9];
+		bool		nulls[9] = {false};
+		text	   *gate_text = steps[i].flag.enabled ? mf_gate_text(steps[i].flag.gate) : NULL;
+
+		values[0] = Int32GetDatum(r->position);
+		if (r->flag >= 0)
+			values[1] = PointerGetDatum(call.cache->flag_names[r->flag]);
+		else
+			nulls[1] = true;
+		if (m)
+			values[2] = PointerGetDatum(m->name);
+		else
+			nulls[2] = true;
+		if (m && m->provider >= 0)
+			values[3] = PointerGetDatum(call.cache->providers[m->provider].name);
+		else
+			nulls[3] = true;
+		if (r->params)
+			values[4] = JsonbPGetDatum(r->params);
+		else
+			nulls[4] = true;
+		values[5] = BoolGetDatum(steps[i].flag.enabled);
+		values[6] = PointerGetDatum(gate_text);
+		nulls[6] = (gate_text == NULL);
+		values[7] = CStringGetTextDatum(mf_decision_name(steps[i].decision));
+		values[8] = CStringGetTextDatum(mf_route_reason(call.cache, feat, i, &steps[i]));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

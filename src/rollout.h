@@ -1,0 +1,27 @@
+/*
+ * rollout.h — Flipper-identical percentage-of-actors hashing (SPEC H).
+ *
+ * Pure C: no PostgreSQL header, so test/ links it into plain programs.
+ */
+#ifndef MODELFLAGS_ROLLOUT_H
+#define MODELFLAGS_ROLLOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Percentages are kept as integer thousandths: 25.5% is 25500. */
+#define MF_PCT_SCALE 1000
+#define MF_PCT_MAX (100 * MF_PCT_SCALE)
+
+/* zlib's CRC-32 (reflected polynomial 0xEDB88320), continuing from crc. */
+extern uint32_t mf_crc32(uint32_t crc, const void *data, size_t len);
+
+/*
+ * An actor's position in a flag's rollout, in [0, 100000):
+ * crc32(flag || actor) % 100000, as Flipper computes it.  The actor is inside
+ * a rollout of p thousandths exactly when the position is below p.
+ */
+extern uint32_t mf_rollout_position(const char *flag, size_t flag_len,
+									const char *actor, size_t actor_len);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * strmap.c — open-addressing hash map with linear probing; see strmap.h.
+ *
+ * The routing cache is built once and then only read, so the map needs no
+ * deletion: the builder knows how many entries it will put and sizes the
+ * table to keep it at most half full, which bounds probe lengths.  Growth is
+ * there only as a safety net.
+ */
+#include <string.h>
+
+#include "strmap.h"
+
+/* FNV-1a over the namespace and the bytes, then a final avalanche. */
+uint32_t
+mf_strmap_hash(uint32_t ns, const char *key, size_t len)
+{
+	uint32_t	h = 2166136261u ^ ns;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		h ^= (unsigned char) key[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return h;
+}
+
+void
+mf_strmap_init(MfStrMap *map, uint32_t expected, MfAllocFn alloc, void *alloc_arg)
+{
+	uint32_t	cap = 8;
+
+	while (cap < 2 * (uint64_t) expected + 1)
+		cap <<= 1;
+	map->slots = alloc(alloc_arg, sizeof(MfStrMapSlot) * cap);
+	memset(map->slots, 0, sizeof(MfStrMapSlot) * cap);
+	map->mask = cap - 1;
+	map->count = 0;
+	map->alloc = alloc;
+	map->alloc_arg = alloc_arg;
+}
+
+/* Doubles the table; the old slots stay in the arena until it is reset. */
+static void
+mf_strmap_grow(MfStrMap *map)
+{
+	MfStrMap	bigger;
+
+	mf_strmap_init(&bigger, map->mask + 1, map->alloc, map->alloc_arg);
+	for (uint32_t i = 0; i <= map->mask; i++)
+	{
+		MfStrMapSlot *s = &map->slots[i];
+
+		if (s->key != NULL)
+			mf_strmap_put(&bigger, s->ns, s->key, s->len, s->value);
+	}
+	*map = bigger;
+}
+
+void
+mf_strmap_put(MfStrMap *map, uint32_t ns, const char *key, size_t len, int32_t value)
+{
+	uint32_t	h = mf_strmap_hash(ns, key, len);
+
+	if (2 * (uint64_t) (map->count + 1) > map->mask + 1)
+		mf_strmap_grow(map);
+	for (uint32_t i = h & map->mask;; i = (i + 1) & map->mask)
+	{
+		MfStrMapSlot *s = &map->slots[i];
+
+		if (s->key == NULL)
+		{
+			s->key = key;
+			s->len = (uint32_t) len;
+			s->ns = ns;
+			s->hash = h;
+			s->value = value;
+			map->count++;
+			return;
+		}
+		if (s->hash == h && s->ns == ns && s->len == len && memcmp(s->key, key, len) == 0)
+		{
+			s->value = value;
+			return;
+		}
+	}
+}
+
+bool
+mf_strmap_get(const MfStrMap *map, uint32_t ns, const char *key, size_t len, int32_t *value)
+{
+	uint32_t	h;
+
+	if (map->slots == NULL)
+		return false;
+	h = mf_strmap_hash(ns, key, len);
+	for (uint32_t i = h & map->mask;; i = (i + 1) & map->mask)
+	{
+		const MfStrMapSlot *s = &map->slots[i];
+
+		if (s->key == NULL)
+			return false;
+		if (s->hash == h && s->ns == ns && s->len == len && memcmp(s->key, key, len) == 0)
+		{
+			*value = s->value;
+			return true;
+		}
+	}
+}
