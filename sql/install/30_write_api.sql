@@ -158,8 +158,10 @@ BEGIN
     END IF;
     saved_note := modelflags._push_note(note);
     PERFORM modelflags._ensure_flag(flag_name);
+    -- The conflict target names the constraint: a column list (flag, actor)
+    -- would be ambiguous with this function's parameters of those names.
     INSERT INTO modelflags.flag_actors AS a (flag, actor, opt_out) VALUES (flag_name, actor_id, true)
-        ON CONFLICT (flag, actor) DO UPDATE SET opt_out = true WHERE NOT a.opt_out;
+        ON CONFLICT ON CONSTRAINT flag_actors_pkey DO UPDATE SET opt_out = true WHERE NOT a.opt_out;
     PERFORM modelflags._pop_note(saved_note);
 END $$;
 
