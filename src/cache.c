@@ -51,6 +51,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "executor/tuptable.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -783,4 +784,33 @@ MfCacheActorGate(MfCache *cache, int flag, const char *actor, size_t actor_len)
 		return MF_ACTOR_NONE;
 	mf_scan_actors(cache, flag, actor, actor_len, mf_probe_row, &gate);
 	return gate;
+}
+
+/*
+ * cache_info(): this backend's routing cache, for DBAs and tests.  Reports
+ * without building: valid is false when the next read will rebuild.
+ */
+PG_FUNCTION_INFO_V1(modelflags_cache_info);
+
+Datum
+modelflags_cache_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+	int64		loaded = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (mf_cache != NULL)
+		for (int i = 0; i < mf_cache->nflags; i++)
+			loaded += mf_cache->actor_sets[i].loaded;
+	values[0] = BoolGetDatum(mf_cache != NULL && mf_cache_valid);
+	values[1] = Int64GetDatum(mf_cache ? mf_cache->builds : 0);
+	values[2] = Int32GetDatum(mf_cache ? mf_cache->nflags : 0);
+	values[3] = Int32GetDatum(mf_cache ? mf_cache->nfeatures : 0);
+	values[4] = Int32GetDatum(mf_cache ? mf_cache->nroutes : 0);
+	values[5] = Int64GetDatum(loaded);
+	values[6] = Int64GetDatum(mf_cache ? (int64) MemoryContextMemAllocated(mf_cache->cxt, true) : 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -46,3 +46,14 @@ AS 'MODULE_PATHNAME', 'modelflags_explain'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 4;
 COMMENT ON FUNCTION modelflags.explain(text, text) IS
     'one row per route of feature: whether it applies for actor, and whether it was chosen, skipped or not reached, and why';
+
+-- This backend's routing cache (valid = false: the next read rebuilds it).
+-- VOLATILE: it reports backend state that changes between calls.
+CREATE FUNCTION modelflags.cache_info(OUT valid boolean, OUT builds bigint, OUT flags integer,
+                                      OUT features integer, OUT routes integer,
+                                      OUT actor_sets_loaded bigint, OUT memory_bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'modelflags_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION modelflags.cache_info() IS
+    'this backend''s compiled routing cache: whether it is valid, how often it was built, its size and memory';

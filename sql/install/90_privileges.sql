@@ -24,7 +24,7 @@ BEGIN
           FROM pg_proc p
          WHERE p.pronamespace = 'modelflags'::regnamespace
            AND p.proname !~ '^_'
-           AND p.proname NOT IN ('is_enabled', 'rollout_pct', 'model_for', 'explain')
+           AND p.proname NOT IN ('is_enabled', 'rollout_pct', 'model_for', 'explain', 'cache_info')
     LOOP
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
