@@ -302,13 +302,16 @@ mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature)
 		mf_route_select(feat->core_routes, feat->nroutes, &call->ctx, steps, &skipped, &gate);
 		for (int i = 0; i < feat->nroutes; i++)
 		{
+			MfCacheRoute *r = &call->cache->routes[feat->first_route + i];
+
 			if (steps[i].decision != MF_ROUTE_SKIPPED_MODEL &&
 				steps[i].decision != MF_ROUTE_SKIPPED_PROVIDER)
 				continue;
+			/* r->model is -1 only if foreign keys were bypassed */
 			appendStringInfo(&detail, "%s route %d (%s): %s",
 							 nskipped++ == 0 ? "Skipped" : ";",
-							 call->cache->routes[feat->first_route + i].position,
-							 mf_text_cstring(call->cache->models[call->cache->routes[feat->first_route + i].model].name),
+							 r->position,
+							 mf_text_cstring(r->model >= 0 ? call->cache->models[r->model].name : NULL),
 							 mf_route_reason(call->cache, feat, i, &steps[i]));
 		}
 		if (nskipped == 0)
