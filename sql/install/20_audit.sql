@@ -138,5 +138,9 @@ BEGIN
         EXECUTE format('CREATE TRIGGER %1$s_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
                         ON modelflags.%1$s
                         FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
+        -- ALWAYS: a logical-replication apply worker (session_replication_role
+        -- = replica) must still invalidate the subscriber's caches.  Audit
+        -- stays origin-only: the subscriber receives the origin's audit rows.
+        EXECUTE format('ALTER TABLE modelflags.%1$s ENABLE ALWAYS TRIGGER %1$s_invalidate', t);
     END LOOP;
 END $$;
