@@ -32,7 +32,9 @@ LANGUAGE sql AS $$ SELECT set_config('modelflags.note', coalesce(old, ''), true)
  *                          default_enabled no longer applies, as in GitLab)
  *   percentage_of_actors => p, percentage_of_time => p
  *                          set that gate; 0 disables and 100 fully enables,
- *                          as ChatOps does for "feature set NAME 0|100"
+ *                          as ChatOps does for "feature set NAME 0|100";
+ *                          refused (55000) while the flag is fully enabled,
+ *                          as GitLab refuses it
  * Creates the flag when it is missing (with a NOTICE, to catch typos).
  * Concurrent calls on one flag serialize on its row lock: none is lost.
  */
@@ -85,6 +87,17 @@ BEGIN
            SET enabled = want, percentage_of_actors = NULL, percentage_of_time = NULL
          WHERE f.name = flag_name;
     ELSE
+        -- GitLab refuses a percentage on a fully enabled flag (Feature.
+        -- enable_percentage_of_actors/time raise InvalidOperation when the
+        -- state is :on): the flag would stay on for everyone, and the
+        -- rollout the caller asked for would silently not happen.
+        IF EXISTS (SELECT 1 FROM modelflags.flags f
+                    WHERE f.name = flag_name AND (f.enabled OR f.percentage_of_time = 100)) THEN
+            RAISE EXCEPTION 'cannot set a percentage of flag "%": it is fully enabled', flag_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The flag is on for everyone, so a percentage would change nothing.',
+                      HINT = format('Disable it first: SELECT modelflags.set_flag(%L, false);', flag_name);
+        END IF;
         UPDATE modelflags.flags f
            SET percentage_of_actors = coalesce(pct_actors, f.percentage_of_actors),
                percentage_of_time = coalesce(pct_time, f.percentage_of_time)
