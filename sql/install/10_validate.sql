@@ -41,15 +41,19 @@ END $$;
 
 CREATE FUNCTION modelflags._check_percentage(gate text, flag text, value numeric) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    -- A numeric can have 100,000 digits: cut it short in messages.
+    shown text := CASE WHEN length(value::text) <= 64 THEN value::text
+                       ELSE left(value::text, 64) || format('... (%s digits)', length(value::text)) END;
 BEGIN
     IF value IS NULL THEN
         RETURN;
     ELSIF value = 'NaN'::numeric OR value < 0 OR value > 100 THEN
-        RAISE EXCEPTION '% % is out of range for flag %', gate, value, modelflags._quote_abbrev(flag)
+        RAISE EXCEPTION '% % is out of range for flag %', gate, shown, modelflags._quote_abbrev(flag)
             USING ERRCODE = 'numeric_value_out_of_range',
                   HINT = 'A percentage is a number from 0 to 100.';
     ELSIF value <> round(value, 3) THEN
-        RAISE EXCEPTION '% % has more than 3 decimals for flag %', gate, value, modelflags._quote_abbrev(flag)
+        RAISE EXCEPTION '% % has more than 3 decimals for flag %', gate, shown, modelflags._quote_abbrev(flag)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Flipper buckets actors in steps of 0.001 percent.',
                   HINT = format('Use %s.', round(value, 3));
@@ -79,7 +83,9 @@ BEGIN
            OR (k = 'model' AND jsonb_typeof(v) <> 'string')
            OR (k = 'stop' AND jsonb_typeof(v) NOT IN ('string', 'array'))
            OR (k = 'direct_access' AND jsonb_typeof(v) <> 'boolean') THEN
-            RAISE EXCEPTION 'invalid value % for param "%" of %', left(v::text, 64), k, owner
+            RAISE EXCEPTION 'invalid value % for param "%" of %',
+                CASE WHEN length(v::text) <= 64 THEN v::text
+                     ELSE left(v::text, 64) || format('... (%s bytes)', octet_length(v::text)) END, k, owner
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'temperature, top_p and timeout are non-negative numbers; max_tokens, max_retries and top_k non-negative integers; model a string; stop a string or an array; direct_access a boolean.';
         END IF;
@@ -97,6 +103,12 @@ CREATE FUNCTION modelflags._validate_model() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM modelflags._check_name('model', NEW.name);
+    -- A NULL or oversized reference gets _check_name's precise error (an
+    -- oversized one would otherwise fail in the index with 54000, without
+    -- naming the value); the foreign key answers for the others.
+    IF NEW.provider IS NULL OR octet_length(NEW.provider) > 255 THEN
+        PERFORM modelflags._check_name('provider', NEW.provider);
+    END IF;
     PERFORM modelflags._check_params(format('model "%s"', NEW.name), NEW.params);
     RETURN NEW;
 END $$;
@@ -119,6 +131,9 @@ END $$;
 CREATE FUNCTION modelflags._validate_flag_actor() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF NEW.flag IS NULL OR octet_length(NEW.flag) > 255 THEN
+        PERFORM modelflags._check_name('flag', NEW.flag);   -- as for models.provider
+    END IF;
     IF NEW.actor IS NULL THEN
         RAISE EXCEPTION 'actor must not be null' USING ERRCODE = 'null_value_not_allowed';
     ELSIF NEW.actor = '' THEN
@@ -143,8 +158,21 @@ END $$;
 CREATE FUNCTION modelflags._validate_route() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.position IS NULL OR NEW.position < 0 THEN
-        RAISE EXCEPTION 'invalid position % for a route of feature "%"', coalesce(NEW.position::text, 'NULL'), NEW.feature
+    -- References: as for models.provider.
+    IF NEW.feature IS NULL OR octet_length(NEW.feature) > 255 THEN
+        PERFORM modelflags._check_name('feature', NEW.feature);
+    END IF;
+    IF NEW.model IS NULL OR octet_length(NEW.model) > 255 THEN
+        PERFORM modelflags._check_name('model', NEW.model);
+    END IF;
+    IF octet_length(NEW.flag) > 255 THEN
+        PERFORM modelflags._check_name('flag', NEW.flag);
+    END IF;
+    IF NEW.position IS NULL THEN
+        RAISE EXCEPTION 'position of a route of feature "%" must not be null', NEW.feature
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Positions are integers from 0 up; lower goes first.';
+    ELSIF NEW.position < 0 THEN
+        RAISE EXCEPTION 'invalid position % for a route of feature "%"', NEW.position, NEW.feature
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Positions are integers from 0 up; lower goes first.';
     END IF;
     PERFORM modelflags._check_params(format('route %s[%s]', NEW.feature, NEW.position), NEW.params);

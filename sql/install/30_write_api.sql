@@ -241,6 +241,9 @@ DECLARE
     saved_note    text;
     result        modelflags.providers;
 BEGIN
+    IF provider_name IS NULL THEN
+        RAISE EXCEPTION 'provider name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF available IS NULL THEN
         RAISE EXCEPTION 'available must be true or false' USING ERRCODE = 'null_value_not_allowed';
     END IF;
