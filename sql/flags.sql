@@ -138,6 +138,14 @@ SELECT a.actor, modelflags.rollout_pct('some_feature', a.actor) AS rollout_pct,
                ('Namespaces::UserNamespace:3', true)) AS a (actor, flipper_at_25)
  ORDER BY a.actor COLLATE "C";
 
+-- The bytes hashed are UTF-8, and every byte counts (positions computed
+-- independently with Python's zlib.crc32(b"some_feature" + actor) % 100000).
+SELECT a.actor_shown, modelflags.rollout_pct('some_feature', a.actor) AS rollout_pct, a.zlib
+  FROM (VALUES (1, 'Üser:42', 'Üser:42', 9.208), (2, '用户:7', '用户:7', 21.036),
+               (3, '"User:42 "', 'User:42 ', 83.282), (4, 'repeat(''a'', 1024)', repeat('a', 1024), 43.943))
+       AS a (n, actor_shown, actor, zlib)
+ ORDER BY a.n;
+
 -- ... and is_enabled agrees at 25%, set the ChatOps way.
 SELECT name, enabled, percentage_of_actors, percentage_of_time
   FROM modelflags.set_flag('some_feature', percentage_of_actors => 25);
