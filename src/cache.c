@@ -21,6 +21,15 @@
  * DROP EXTENSION drops the tables, which invalidates them too; the rebuild
  * looks the tables up by name again, so CREATE EXTENSION is picked up.
  *
+ * One transaction, one answer.  PostgreSQL also delivers invalidations in the
+ * middle of a transaction, whenever it takes a lock it did not hold yet.  A
+ * transaction that has already answered from the cache keeps using it to its
+ * end, so that another session's commit cannot change its answers halfway
+ * (under REPEATABLE READ they would disagree with its own SELECTs); the stale
+ * cache is rebuilt at the next transaction.  The exception is a transaction
+ * that wrote to the tables itself: it must see its own changes from its next
+ * statement on, so it rebuilds at once.
+ *
  * Building.  mf_cache_valid is set before the build starts, so an
  * invalidation that arrives while we lock and read the tables clears it and
  * we build again.  The tables are read with a fresh snapshot taken after the
@@ -53,6 +62,7 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
@@ -78,6 +88,16 @@ static const char *const mf_table_names[T_COUNT] = {
 static MfCache *mf_cache = NULL;
 static bool mf_cache_valid = false;
 static Oid	mf_table_oids[T_COUNT];
+
+/* The transaction that last answered from mf_cache, and the last one that wrote. */
+static LocalTransactionId mf_answered_lxid = InvalidLocalTransactionId;
+static LocalTransactionId mf_wrote_lxid = InvalidLocalTransactionId;
+
+#if PG_VERSION_NUM >= 170000
+#define MF_CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define MF_CURRENT_LXID (MyProc->lxid)
+#endif
 
 /*
  * Relcache invalidation callback: runs inside AcceptInvalidationMessages, so
@@ -144,7 +164,16 @@ mf_copy_jsonb(MemoryContext cxt, Datum d)
 	return j;
 }
 
-/* A percentage column (numeric, at most 3 decimals) as thousandths; -1 = NULL. */
+/* percentage_of_actors as Flipper's rollout cutoff (see rollout.h); -1 = NULL. */
+static int32
+mf_actors_cutoff(Datum d, bool isnull)
+{
+	if (isnull)
+		return -1;
+	return mf_rollout_cutoff(DatumGetFloat8(DirectFunctionCall1(numeric_float8, d)));
+}
+
+/* percentage_of_time (numeric, at most 3 decimals) as thousandths; -1 = NULL. */
 static int32
 mf_percentage(Datum d, bool isnull)
 {
@@ -284,7 +313,7 @@ mf_row_flag(void *state, Datum *v, bool *isnull)
 	f->name = VARDATA_ANY(name);
 	f->name_len = VARSIZE_ANY_EXHDR(name);
 	f->enabled = isnull[b->a2 - 1] ? -1 : DatumGetBool(v[b->a2 - 1]) ? 1 : 0;
-	f->pct_actors = mf_percentage(v[b->a3 - 1], isnull[b->a3 - 1]);
+	f->pct_actors = mf_actors_cutoff(v[b->a3 - 1], isnull[b->a3 - 1]);
 	f->pct_time = mf_percentage(v[b->a4 - 1], isnull[b->a4 - 1]);
 	f->default_enabled = isnull[b->a5 - 1] ? false : DatumGetBool(v[b->a5 - 1]);
 	f->has_actor_rows = -1;		/* loaded lazily, see MfCacheFlagHasActors */
@@ -542,9 +571,23 @@ mf_cache_build(MemoryContext cxt)
 	return c;
 }
 
+void
+MfCacheNoteWrite(void)
+{
+	mf_wrote_lxid = MF_CURRENT_LXID;
+}
+
 MfCache *
 MfCacheGet(void)
 {
+	LocalTransactionId lxid = MF_CURRENT_LXID;
+
+	/* Stale, but this transaction already answered from it: keep it (see header). */
+	if (!mf_cache_valid && mf_cache != NULL &&
+		mf_answered_lxid == lxid && mf_wrote_lxid != lxid)
+		return mf_cache;
+
+	mf_answered_lxid = lxid;
 	while (!mf_cache_valid || mf_cache == NULL)
 	{
 		MemoryContext cxt;
@@ -615,7 +658,14 @@ mf_scan_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
 	AttrNumber	a_flag = mf_attnum(rel, "flag");
 	AttrNumber	a_actor = mf_attnum(rel, "actor");
 	AttrNumber	a_opt_out = mf_attnum(rel, "opt_out");
-	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+	/*
+	 * A whole set is loaded with a fresh snapshot, like the rest of the cache.
+	 * A probe for one actor reads with the statement's snapshot, so that it
+	 * agrees with what the transaction itself sees in flag_actors.
+	 */
+	Snapshot	snap = RegisterSnapshot(actor != NULL && ActiveSnapshotSet()
+										? GetActiveSnapshot() : GetLatestSnapshot());
 	ScanKeyData keys[2];
 	int			nkeys = 1;
 	text	   *actor_text = NULL;

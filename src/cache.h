@@ -86,6 +86,9 @@ typedef struct MfCache
 /* Registers the invalidation callback; called once from _PG_init. */
 extern void MfCacheInit(void);
 
+/* Records that this transaction wrote to the tables (from the trigger). */
+extern void MfCacheNoteWrite(void);
+
 /* The current cache, rebuilt first if an invalidation made it stale. */
 extern MfCache *MfCacheGet(void);
 

@@ -47,7 +47,7 @@ typedef struct MfFlag
 	const char *name;
 	size_t		name_len;
 	int8_t		enabled;		/* -1 = NULL (never set), 0 = false, 1 = true */
-	int32_t		pct_actors;		/* thousandths of a percent; -1 = NULL */
+	int32_t		pct_actors;		/* rollout cutoff, mf_rollout_cutoff(); -1 = NULL */
 	int32_t		pct_time;		/* thousandths of a percent; -1 = NULL */
 	bool		default_enabled;
 	int8_t		has_actor_rows; /* any flag_actors row, opt-outs included?

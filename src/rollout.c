@@ -14,6 +14,8 @@
  * those at or above the new cut, because the position does not depend on the
  * percentage.
  */
+#include <math.h>
+
 #include "rollout.h"
 
 static uint32_t crc_table[256];
@@ -55,4 +57,15 @@ mf_rollout_position(const char *flag, size_t flag_len,
 
 	crc = mf_crc32(crc, actor, actor_len);
 	return crc % MF_PCT_MAX;
+}
+
+int32_t
+mf_rollout_cutoff(double percentage)
+{
+	double		cut;
+
+	if (!(percentage > 0))		/* also NaN */
+		return 0;
+	cut = ceil(percentage * (double) MF_PCT_SCALE);
+	return cut >= MF_PCT_MAX ? MF_PCT_MAX : (int32_t) cut;
 }

@@ -24,4 +24,15 @@ extern uint32_t mf_crc32(uint32_t crc, const void *data, size_t len);
 extern uint32_t mf_rollout_position(const char *flag, size_t flag_len,
 									const char *actor, size_t actor_len);
 
+/*
+ * The rollout cutoff for a percentage p, as Flipper computes it: an actor is
+ * in when position < p.to_f * 1000, a comparison of an integer with a double.
+ * For an integer position that is position < ceil(p * 1000.0), so this
+ * returns ceil(p * 1000.0), clamped to [0, 100000].  Usually that is exactly
+ * p * 1000; for 731 of the 100,001 three-decimal percentages (16.1, 32.2,
+ * 64.4, ...) floating point puts p * 1000 a hair above the integer, and the
+ * actor sitting exactly at the cut is in, for Flipper and so for us.
+ */
+extern int32_t mf_rollout_cutoff(double percentage);
+
 #endif

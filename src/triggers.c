@@ -16,6 +16,8 @@
 #include "utils/inval.h"
 #include "utils/rel.h"
 
+#include "cache.h"
+
 PG_FUNCTION_INFO_V1(modelflags_invalidate);
 
 Datum
@@ -28,5 +30,6 @@ modelflags_invalidate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("modelflags._invalidate() must be called as a trigger")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	MfCacheNoteWrite();			/* this transaction must see its own change */
 	return PointerGetDatum(NULL);
 }

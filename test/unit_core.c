@@ -1240,6 +1240,42 @@ test_strmap_random_against_reference(void)
 	arena_free(&a);
 }
 
+/*
+ * Flipper compares position < p.to_f * 1000 in floating point.  The cutoff
+ * must be ceil(p * 1000.0): for 16.1 that is 16101 (16.1 * 1000 is
+ * 16100.000000000002), so the actor at position 16100 is in, as in Flipper.
+ * Over every three-decimal percentage, exactly 731 cutoffs differ from the
+ * exact p * 1000 (the count Flipper's gem gives), and none by more than one.
+ */
+static void
+test_rollout_cutoff_matches_flipper_float(void)
+{
+	int			differ = 0;
+
+	EXPECT_I(mf_rollout_cutoff(25.0), 25000);
+	EXPECT_I(mf_rollout_cutoff(16.1), 16101);
+	EXPECT_I(mf_rollout_cutoff(16.2), 16200);
+	EXPECT_I(mf_rollout_cutoff(0.001), 1);
+	EXPECT_I(mf_rollout_cutoff(0.0), 0);
+	EXPECT_I(mf_rollout_cutoff(100.0), 100000);
+	EXPECT_I(mf_rollout_cutoff(0.0 / 0.0), 0);
+	EXPECT_I(mf_rollout_cutoff(-1.0), 0);
+	for (int k = 0; k <= 100000; k++)
+	{
+		char		buf[32];
+		int32_t		cut;
+
+		snprintf(buf, sizeof(buf), "%d.%03d", k / 1000, k % 1000);
+		cut = mf_rollout_cutoff(strtod(buf, NULL));
+		if (cut != k)
+		{
+			differ++;
+			EXPECT_I(cut, k + 1);
+		}
+	}
+	EXPECT_I(differ, 731);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1250,6 +1286,7 @@ main(int argc, char **argv)
 	run("rollout research vectors", test_rollout_research_vectors);
 	run("rollout monotonic in the percentage", test_rollout_monotonic);
 	run("rollout positions spread evenly", test_rollout_distribution);
+	run("rollout cutoff is Flipper's float product", test_rollout_cutoff_matches_flipper_float);
 	run("F1 unknown flag is false", test_f1_unknown_flag);
 	run("F2 opt-out beats every gate", test_f2_opt_out_beats_every_gate);
 	run("F3 no gate set answers default_enabled", test_f3_no_gate_set_is_default_enabled);
