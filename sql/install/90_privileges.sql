@@ -11,6 +11,13 @@
  */
 GRANT USAGE ON SCHEMA modelflags TO PUBLIC;
 
+-- _audit is SECURITY DEFINER: anyone allowed to EXECUTE it could attach it
+-- to a table of their own and forge rows in the append-only changes table
+-- (and modelflags notifications).  EXECUTE is checked only by CREATE
+-- TRIGGER, never when a trigger fires, so revoking it leaves the audit of
+-- the extension's own tables working for every writer.
+REVOKE EXECUTE ON FUNCTION modelflags._audit() FROM PUBLIC;
+
 REVOKE ALL ON ALL TABLES IN SCHEMA modelflags FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA modelflags FROM PUBLIC;
 
