@@ -12,7 +12,9 @@
 --   - the README's ops-role GRANTs (copied below, verbatim) let a responder run
 --     set_flag and the plain-UPDATE failover, are audited under the login role
 --     (changed_by), and still give no right to write the audit table;
---   - every SECURITY DEFINER function of the schema pins search_path.
+--   - every SECURITY DEFINER function of the schema pins search_path, and
+--     PUBLIC cannot execute it (so nobody can attach the audit trigger
+--     function to a table of their own and forge audit rows).
 --
 \set SHOW_CONTEXT never
 TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
@@ -41,6 +43,7 @@ EXCEPTION WHEN OTHERS THEN
     END IF;
 END $$;
 GRANT USAGE ON SCHEMA regress_probe TO PUBLIC;
+GRANT CREATE ON SCHEMA regress_probe TO PUBLIC;
 
 -- Configuration, written by the superuser.
 INSERT INTO modelflags.providers (name) VALUES ('anthropic'), ('vertex_ai');
@@ -104,6 +107,13 @@ SELECT f.call, r.code AS sqlstate, r.message
                (6, $q$SELECT modelflags.set_provider('anthropic', false)$q$)) AS f (n, call),
        LATERAL regress_probe.try(f.call) AS r
  ORDER BY f.n;
+-- ... nor forge audit rows by attaching the SECURITY DEFINER audit trigger
+-- function to a table of its own (it may create tables in regress_probe).
+SELECT r.code AS sqlstate, r.message
+  FROM regress_probe.try($q$CREATE TABLE regress_probe.flags (name text);
+                           CREATE TRIGGER forge AFTER INSERT ON regress_probe.flags
+                               REFERENCING NEW TABLE AS new_rows
+                               FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()$q$) AS r;
 RESET ROLE;
 
 -- What PUBLIC may execute, besides the internal "_" helpers: reading only.
@@ -124,6 +134,10 @@ SELECT p.oid::regprocedure AS security_definer_function, p.proconfig
   FROM pg_proc p
  WHERE p.pronamespace = 'modelflags'::regnamespace AND p.prosecdef
  ORDER BY 1;
+SELECT p.oid::regprocedure AS definer_executable_by_public
+  FROM pg_proc p
+ WHERE p.pronamespace = 'modelflags'::regnamespace AND p.prosecdef
+   AND has_function_privilege('regress_modelflags_reader', p.oid, 'EXECUTE');
 SELECT count(*) AS definer_without_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'modelflags'::regnamespace AND p.prosecdef
