@@ -21,7 +21,7 @@ PGFILEDESC = "modelflags - feature flags and LLM model routing"
 
 PG_CPPFLAGS = -Isrc -DMODELFLAGS_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare $(PG_CFLAGS_EXTRA)
-SHLIB_LINK = -lyaml -lcjson
+SHLIB_LINK = -lyaml -lcjson -lm
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --dbname=modelflags_regress
@@ -44,8 +44,10 @@ $(OBJS): $(wildcard src/*.h)
 
 all: $(if $(wildcard src/lint.c),$(PROGRAM_LINT))
 
+# Same warnings as the extension (and -Werror when test/run.sh builds).
 $(PROGRAM_LINT): src/lint.c src/definitions.c src/definitions.h src/strmap.c src/strmap.h
-	$(CC) -O2 -Wall -Wextra -Isrc -o $@ src/lint.c src/definitions.c src/strmap.c -lyaml -lcjson
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare $(PG_CFLAGS_EXTRA) \
+		-Isrc -o $@ src/lint.c src/definitions.c src/strmap.c -lyaml -lcjson -lm
 
 install: $(if $(wildcard src/lint.c),install-lint)
 install-lint: $(PROGRAM_LINT)
