@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 bash test/install-deps.sh
 make -s >/dev/null && make -s install >/dev/null
 
-pg_virtualenv -v 15 bash -s <<'DEMO'
+pg_virtualenv -t -v 15 bash -s <<'DEMO'
 set -euo pipefail
 q() { echo; echo "-- $1"; shift; psql -X -q -v ON_ERROR_STOP=1 -P pager=off "$@"; }
 psql -X -q -c "CREATE EXTENSION modelflags"

@@ -285,6 +285,7 @@ mf_row_model(void *state, Datum *v, bool *isnull)
 	m->name = mf_copy_text(b->cxt, v[b->a1 - 1]);
 	provider = isnull[b->a2 - 1] ? NULL : DatumGetTextPP(v[b->a2 - 1]);
 	m->provider = mf_lookup(&b->provider_map, provider);
+	m->provider_name = provider ? mf_copy_text(b->cxt, PointerGetDatum(provider)) : NULL;
 	m->enabled = isnull[b->a3 - 1] ? false : DatumGetBool(v[b->a3 - 1]);
 	m->params = isnull[b->a4 - 1] ? NULL : mf_copy_jsonb(b->cxt, v[b->a4 - 1]);
 }
@@ -525,6 +526,8 @@ mf_cache_build(MemoryContext cxt)
 		c->nroutes++;
 
 		r->position = raw->position;
+		r->flag_name = raw->flag ? mf_copy_text(cxt, PointerGetDatum(raw->flag)) : NULL;
+		r->model_name = mf_copy_text(cxt, PointerGetDatum(raw->model));
 		r->flag = raw->flag ? mf_lookup(&c->flag_map, raw->flag) : -1;
 		if (raw->flag && r->flag < 0)
 			r->flag = -2;		/* names a flag that does not exist */

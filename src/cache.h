@@ -40,7 +40,8 @@ typedef struct MfCacheProvider
 typedef struct MfCacheModel
 {
 	text	   *name;
-	int			provider;		/* index into providers */
+	int			provider;		/* index into providers (-1: missing) */
+	text	   *provider_name;	/* as written in the model */
 	bool		enabled;
 	Jsonb	   *params;
 } MfCacheModel;
@@ -49,7 +50,9 @@ typedef struct MfCacheRoute
 {
 	int32		position;
 	int			flag;			/* index into flags, or -1 */
-	int			model;			/* index into models */
+	int			model;			/* index into models (-1: missing, FKs bypassed) */
+	text	   *flag_name;		/* as written in the route (NULL: no flag) */
+	text	   *model_name;		/* as written in the route */
 	Jsonb	   *params;			/* model params || route params, pre-merged */
 } MfCacheRoute;
 

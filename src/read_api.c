@@ -126,9 +126,21 @@ mf_call_init(MfCall *call)
 	call->ctx.arg = call;
 }
 
+/* A name over MF_NAME_MAX bytes: 22001, as the tables' validation says. */
+static void
+mf_name_too_long(const char *kind, const char *s, size_t len)
+{
+	if (len > MF_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s name %s is too long", kind, mf_quote(s, len)),
+				 errdetail("Names are at most %d bytes.", MF_NAME_MAX)));
+}
+
 static void
 mf_invalid_flag_name(text *name)
 {
+	mf_name_too_long("flag", VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid flag name %s", mf_quote(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name))),
@@ -188,6 +200,7 @@ mf_feature_arg(MfCache *cache, text *name)
 
 	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx))
 		return &cache->features[idx];
+	mf_name_too_long("feature", s, len);
 	if (!mf_valid_name(s, len))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -247,7 +260,7 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 			}
 		case MF_ROUTE_NOT_APPLYING:
 			if (r->flag == -2)
-				return pstrdup("flag does not exist");
+				return psprintf("flag %s does not exist", mf_text_cstring(r->flag_name));
 			if (step->flag.reason == MF_FLAG_OPTED_OUT)
 				return psprintf("actor opted out of flag %.*s", flag_len, flag);
 			if (step->flag.reason == MF_FLAG_DEFAULT)
@@ -255,11 +268,11 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 			return psprintf("flag %.*s off", flag_len, flag);
 		case MF_ROUTE_SKIPPED_MODEL:
 			if (m == NULL)
-				return pstrdup("model does not exist");
+				return psprintf("model %s does not exist", mf_text_cstring(r->model_name));
 			return psprintf("model %s disabled", mf_text_cstring(m->name));
 		case MF_ROUTE_SKIPPED_PROVIDER:
 			if (m->provider < 0)
-				return pstrdup("provider does not exist");
+				return psprintf("provider %s does not exist", mf_text_cstring(m->provider_name));
 			return psprintf("provider %s unavailable",
 							mf_text_cstring(c->providers[m->provider].name));
 	}
@@ -307,11 +320,10 @@ mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature)
 			if (steps[i].decision != MF_ROUTE_SKIPPED_MODEL &&
 				steps[i].decision != MF_ROUTE_SKIPPED_PROVIDER)
 				continue;
-			/* r->model is -1 only if foreign keys were bypassed */
 			appendStringInfo(&detail, "%s route %d (%s): %s",
 							 nskipped++ == 0 ? "Skipped" : ";",
 							 r->position,
-							 mf_text_cstring(r->model >= 0 ? call->cache->models[r->model].name : NULL),
+							 mf_text_cstring(r->model_name),
 							 mf_route_reason(call->cache, feat, i, &steps[i]));
 		}
 		if (nskipped == 0)
@@ -431,14 +443,9 @@ modelflags_explain(PG_FUNCTION_ARGS)
 		text	   *gate_text = steps[i].flag.enabled ? mf_gate_text(steps[i].flag.gate) : NULL;
 
 		values[0] = Int32GetDatum(r->position);
-		if (r->flag >= 0)
-			values[1] = PointerGetDatum(call.cache->flag_names[r->flag]);
-		else
-			nulls[1] = true;
-		if (m)
-			values[2] = PointerGetDatum(m->name);
-		else
-			nulls[2] = true;
+		values[1] = PointerGetDatum(r->flag_name);
+		nulls[1] = (r->flag_name == NULL);
+		values[2] = PointerGetDatum(r->model_name);
 		if (m && m->provider >= 0)
 			values[3] = PointerGetDatum(call.cache->providers[m->provider].name);
 		else
