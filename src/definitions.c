@@ -44,6 +44,12 @@
 #include "definitions.h"
 #include "strmap.h"
 
+#if defined(__GNUC__)
+#define DEF_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define DEF_PRINTF(f, a)
+#endif
+
 #define ARENA_CHUNK			(64 * 1024)
 #define ARENA_MAX_TOTAL		((size_t) 256 * 1024 * 1024)
 #define QUOTE_MAX			64	/* bytes of a value quoted in a message */
@@ -432,6 +438,11 @@ doc_quote(DefDocument *doc, const char *s, size_t len)
 	return out ? out : "\"...\"";
 }
 
+static bool doc_add_error(DefDocument *doc, DefErrorKind kind, int line, int column,
+						  const char *path, const char *hint, const char *fmt, va_list ap) DEF_PRINTF(7, 0);
+static bool doc_error(DefDocument *doc, DefErrorKind kind, const DefSite *site,
+					  const char *hint, const char *fmt,...) DEF_PRINTF(5, 6);
+
 /* Appends an error to doc; false if the error list is full. */
 static bool
 doc_add_error(DefDocument *doc, DefErrorKind kind, int line, int column,
@@ -580,13 +591,28 @@ typedef struct Parser
 	MfStrMap	actors;
 } Parser;
 
-/* Stops parsing with a fatal error at line:column. */
+static void fail(Parser *P, DefErrorKind kind, int line, int column, const char *hint,
+				 const char *fmt,...) DEF_PRINTF(6, 7);
+static void complain(Parser *P, const DefNode *n, DefErrorKind kind, const char *hint,
+					 const char *fmt,...) DEF_PRINTF(5, 6);
+
+static void tree_path(Parser *P, bool pending);
+static size_t path_key(Parser *P, const char *key);
+static void path_restore(Parser *P, size_t old);
+static size_t path_index(Parser *P, uint32_t i);
+
+/*
+ * Stops parsing with a fatal error at line:column.  While a YAML tree is
+ * being built, the path is that of the value being read.
+ */
 static void
 fail(Parser *P, DefErrorKind kind, int line, int column, const char *hint,
 	 const char *fmt,...)
 {
 	va_list		ap;
 
+	if (P->pathlen == 0 && P->depth > 0 && kind != DEF_ERR_MEMORY)
+		tree_path(P, true);
 	va_start(ap, fmt);
 	doc_add_error(P->doc, kind, line, column, P->path, hint, fmt, ap);
 	va_end(ap);
@@ -779,6 +805,9 @@ check_duplicate_keys(Parser *P, DefNode *map)
 		char		hint[64];
 
 		snprintf(hint, sizeof(hint), "The first is at %d:%d.", first->line, first->column);
+		if (P->depth > 0)
+			tree_path(P, false);	/* YAML: the mapping's path */
+		path_key(P, dup->text);
 		fail(P, DEF_ERR_DUPLICATE_KEY, dup->line, dup->column, hint,
 			 "duplicate key %s", pquote(P, dup->text, dup->len));
 	}
@@ -1633,6 +1662,7 @@ json_convert(Parser *P, const cJSON *item, int depth)
 		{
 			DefNode    *key = NULL,
 					   *value;
+			size_t		old;
 
 			if (n->count >= DEF_MAX_ITEMS)
 				fail(P, DEF_ERR_LIMIT, P->jline, P->jcol, "The limit is 100000 items in one list or mapping.",
@@ -1643,7 +1673,9 @@ json_convert(Parser *P, const cJSON *item, int depth)
 				key = json_string_node(P, child->string ? child->string : "", P->jline, P->jcol);
 				js_skip_string(P);
 			}
+			old = object ? path_key(P, key->text) : path_index(P, n->count);
 			value = json_convert(P, child, depth + 1);
+			path_restore(P, old);
 			if (!node_append(P->doc->arena, n, key, value))
 				fail_memory(P);
 		}
@@ -1822,6 +1854,8 @@ is_identifier(const char *s)
 	return true;
 }
 
+static void path_append(Parser *P, const char *fmt,...) DEF_PRINTF(2, 3);
+
 static void
 path_append(Parser *P, const char *fmt,...)
 {
@@ -1867,6 +1901,31 @@ path_restore(Parser *P, size_t old)
 {
 	P->pathlen = old;
 	P->path[old] = '\0';
+}
+
+/*
+ * The path of the YAML value being read, from the open containers: each is
+ * its parent's pending key or next index.  pending: include the value being
+ * added to the innermost container.
+ */
+static void
+tree_path(Parser *P, bool pending)
+{
+	int			last = pending ? P->depth : P->depth - 1;
+
+	path_restore(P, 0);
+	for (int k = 1; k <= last; k++)
+	{
+		const Frame *parent = &P->frames[k - 1];
+
+		if (parent->node->kind == DEF_NODE_OBJECT)
+		{
+			if (parent->pending_key)
+				path_key(P, parent->pending_key->text);
+		}
+		else
+			path_index(P, parent->node->count);
+	}
 }
 
 static DefSite
