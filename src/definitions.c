@@ -1746,28 +1746,27 @@ read_json(Parser *P)
 					column;
 
 		/*
-		 * cJSON points at the character where it gave up, sometimes one
-		 * past the culprit: step back over whitespace to the last token,
-		 * and past the end only onto a closing bracket (a trailing comma).
+		 * cJSON points at the character where it gave up, sometimes past
+		 * the culprit.  A closing bracket right after a comma is the culprit
+		 * (a trailing comma); otherwise, from whitespace, step back to the
+		 * last token.
 		 */
 		if (off > P->len)
 			off = P->len;
 		back = off;
-		while (back > 0 && (back == P->len || strchr(" \t\r\n", P->text[back]) != NULL))
+		while (back > 0 && strchr(" \t\r\n", P->text[back - 1]) != NULL)
 			back--;
-		if (off < P->len || (back < P->len && (P->text[back] == '}' || P->text[back] == ']') && back + 1 < P->len))
-			off = back;
-		else if (off == P->len && back < P->len && (P->text[back] == '}' || P->text[back] == ']') &&
-				 back > 0)
+		if (back > 0 && (P->text[back - 1] == '}' || P->text[back - 1] == ']'))
 		{
-			/* a complete-looking document that cJSON still refused */
 			size_t		prev = back - 1;
 
-			while (prev > 0 && strchr(" \t\r\n", P->text[prev]) != NULL)
+			while (prev > 0 && strchr(" \t\r\n", P->text[prev - 1]) != NULL)
 				prev--;
-			if (P->text[prev] == ',')
-				off = back;
+			if (prev > 0 && P->text[prev - 1] == ',')
+				off = back - 1;
 		}
+		if (off < P->len && strchr(" \t\r\n", P->text[off]) != NULL && back > 0)
+			off = back - 1;
 		offset_position(P->text, P->len, off, &line, &column);
 		if (off >= P->len)
 			fail(P, DEF_ERR_SYNTAX, line, column, NULL, "invalid JSON: unexpected end of document");
