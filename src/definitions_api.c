@@ -1,0 +1,1068 @@
+/*
+ * definitions_api.c — load_definitions and dump_definitions, the PostgreSQL
+ * shell around the definitions parser (definitions.c).
+ *
+ * load_definitions parses the document with the pure core, reports its
+ * first error (with line:column and path) as an ERROR with the SQLSTATE of
+ * its kind, checks references against the document and the tables, then
+ * applies everything through SPI with plain INSERT ... ON CONFLICT and
+ * DELETE statements, so that the validation, audit, NOTIFY and invalidation
+ * triggers fire as for any other write.  It all runs in the caller's
+ * transaction: an error anywhere leaves nothing applied.
+ *
+ * Semantics (README.md, "Definitions as code"):
+ *   - a definition is upserted by name; only the fields the document gives
+ *     are written (null clears a field), so a GitLab flag file never resets
+ *     a rollout; a row that would not change is not updated (no audit row);
+ *   - a feature that lists routes gets exactly those routes; the routes of
+ *     a unit_primitives.yml feature are its routes without a flag, placed
+ *     after its flagged ones;
+ *   - flags that list actors (opt_outs) get exactly those actor gates
+ *     (opt-outs);
+ *   - nothing else is deleted, unless prune => true: then, for each section
+ *     the document has, the rows it does not name are deleted.
+ *
+ * Each statement handles all rows of one table that give the same fields
+ * (jsonb_to_recordset over the core's JSON), so a document costs a handful
+ * of statements, not one per row.
+ *
+ * dump_definitions reads the tables through SPI into a DefDocument and lets
+ * the core write it, ordered by name (COLLATE "C") so that dumps compare
+ * byte for byte.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "definitions.h"
+
+PG_FUNCTION_INFO_V1(modelflags_load_definitions);
+PG_FUNCTION_INFO_V1(modelflags_dump_definitions);
+
+static const char *const table_sql[] = {"providers", "models", "flags", "features"};
+
+/* ----------------------------------------------------------------------
+ * Encodings: the core works in UTF-8
+ * ---------------------------------------------------------------------- */
+
+static bool
+server_is_utf8(void)
+{
+	int			enc = GetDatabaseEncoding();
+
+	return enc == PG_UTF8 || enc == PG_SQL_ASCII;
+}
+
+/* A server-encoded string as UTF-8 (palloc'd or s itself), NUL-terminated. */
+static char *
+to_utf8(const char *s, int len)
+{
+	if (server_is_utf8())
+		return pnstrdup(s, len);
+	return pg_server_to_any(pnstrdup(s, len), len, PG_UTF8);
+}
+
+/* A UTF-8 string in the server encoding. */
+static char *
+from_utf8(const char *s)
+{
+	if (server_is_utf8())
+		return (char *) s;
+	return pg_any_to_server(s, strlen(s), PG_UTF8);
+}
+
+/* ----------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------- */
+
+static int
+sqlstate_of(DefErrorKind kind)
+{
+	switch (kind)
+	{
+		case DEF_ERR_SYNTAX:
+			return ERRCODE_INVALID_TEXT_REPRESENTATION;
+		case DEF_ERR_ENCODING:
+			return ERRCODE_CHARACTER_NOT_IN_REPERTOIRE;
+		case DEF_ERR_UNSUPPORTED:
+			return ERRCODE_FEATURE_NOT_SUPPORTED;
+		case DEF_ERR_DUPLICATE_KEY:
+			return ERRCODE_DUPLICATE_JSON_OBJECT_KEY_VALUE;
+		case DEF_ERR_VALUE:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case DEF_ERR_RANGE:
+			return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+		case DEF_ERR_LENGTH:
+			return ERRCODE_STRING_DATA_RIGHT_TRUNCATION;
+		case DEF_ERR_DUPLICATE:
+			return ERRCODE_DUPLICATE_OBJECT;
+		case DEF_ERR_REFERENCE:
+			return ERRCODE_FOREIGN_KEY_VIOLATION;
+		case DEF_ERR_LIMIT:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case DEF_ERR_MEMORY:
+			return ERRCODE_OUT_OF_MEMORY;
+	}
+	return ERRCODE_INTERNAL_ERROR;
+}
+
+/*
+ * Raises a document error: the core's message, the position and path in the
+ * detail ("Found at 12:9 in features[2].routes[0].model."), its hint.
+ */
+static void
+report_error(const DefError *e, int more, int sqlstate)
+{
+	StringInfoData detail;
+
+	initStringInfo(&detail);
+	if (e->line > 0)
+		appendStringInfo(&detail, "Found at %d:%d", e->line, e->column);
+	if (e->path[0])
+		appendStringInfo(&detail, "%s %s", e->line > 0 ? " in" : "Found in", from_utf8(e->path));
+	if (detail.len > 0)
+		appendStringInfoChar(&detail, '.');
+	if (more > 0)
+		appendStringInfo(&detail, "%sThe document has %d more error%s; modelflags-lint lists them all.",
+						 detail.len ? " " : "", more, more == 1 ? "" : "s");
+
+	ereport(ERROR,
+			(errcode(sqlstate ? sqlstate : sqlstate_of(e->kind)),
+			 errmsg("%s", from_utf8(e->message)),
+			 detail.len ? errdetail("%s", detail.data) : 0,
+			 e->hint[0] ? errhint("%s", from_utf8(e->hint)) : 0));
+}
+
+/* Raises an error about a value written at site (sqlstate 0: the kind's). */
+static void
+report_at(DefErrorKind kind, int sqlstate, const DefSite *site, const char *hint, const char *fmt,...)
+	pg_attribute_printf(5, 6);
+
+static void
+report_at(DefErrorKind kind, int sqlstate, const DefSite *site, const char *hint, const char *fmt,...)
+{
+	DefError	e;
+	va_list		ap;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	e.line = site->line;
+	e.column = site->column;
+	strlcpy(e.path, site->path ? site->path : "", sizeof(e.path));
+	strlcpy(e.hint, hint ? hint : "", sizeof(e.hint));
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	report_error(&e, 0, sqlstate);
+}
+
+/* ----------------------------------------------------------------------
+ * SPI helpers
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Runs sql with text arguments (NULL pointers are SQL NULLs) and returns
+ * the number of rows it processed.
+ */
+static uint64
+run(const char *sql, int nargs, const char **args)
+{
+	Oid			types[4] = {0};
+	Datum		values[4] = {0};
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int			rc;
+
+	Assert(nargs <= 4);
+	for (int i = 0; i < nargs; i++)
+	{
+		types[i] = TEXTOID;
+		values[i] = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
+		nulls[i] = args[i] ? ' ' : 'n';
+	}
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* The core's malloc'd JSON, in the server encoding, palloc'd; frees it. */
+static char *
+take_json(char *json)
+{
+	char	   *copy;
+
+	if (json == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	copy = pstrdup(from_utf8(json));
+	free(json);
+	return copy;
+}
+
+/* A JSON array of names, for "name IN (SELECT jsonb_array_elements_text(...))". */
+typedef struct NameList
+{
+	StringInfoData buf;
+	int			count;
+} NameList;
+
+static void
+names_init(NameList *l)
+{
+	initStringInfo(&l->buf);
+	appendStringInfoChar(&l->buf, '[');
+	l->count = 0;
+}
+
+static void
+names_add(NameList *l, const char *name)
+{
+	if (l->count++ > 0)
+		appendStringInfoChar(&l->buf, ',');
+	escape_json(&l->buf, name);
+}
+
+static char *
+names_done(NameList *l)
+{
+	appendStringInfoChar(&l->buf, ']');
+	return from_utf8(l->buf.data);
+}
+
+/* ----------------------------------------------------------------------
+ * load_definitions
+ * ---------------------------------------------------------------------- */
+
+/* A reference to check in the database: its name and where it was written. */
+typedef struct Ref
+{
+	const char *name;
+	const DefSite *site;
+} Ref;
+
+typedef struct RefList
+{
+	Ref		   *refs;
+	int			count;
+	int			cap;
+} RefList;
+
+static void
+refs_add(RefList *l, const char *name, const DefSite *site)
+{
+	if (l->count == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->refs = l->refs ? repalloc(l->refs, sizeof(Ref) * l->cap) : palloc(sizeof(Ref) * l->cap);
+	}
+	l->refs[l->count].name = name;
+	l->refs[l->count].site = site;
+	l->count++;
+}
+
+/*
+ * Notes a reference from the document to a row of table t: fine if the
+ * document defines it; otherwise it must be in the table (checked later),
+ * unless prune will empty the table of what the document does not name.
+ */
+static void
+note_ref(const DefDocument *doc, bool prune, DefTable t, const char *name,
+		 const DefSite *site, RefList *pending)
+{
+	if (name == NULL || def_find(doc, t, name) >= 0)
+		return;
+	if (prune && doc->has_section[t])
+		report_at(DEF_ERR_REFERENCE, 0, site, "With prune => true, the document must define everything it refers to.",
+				  "unknown %s \"%s\"", t == DEF_TABLE_PROVIDERS ? "provider" : t == DEF_TABLE_MODELS ? "model" : "flag",
+				  name);
+	refs_add(pending, name, site);
+}
+
+/* Checks that the pending references to table t exist there. */
+static void
+check_refs_in_table(DefTable t, RefList *pending)
+{
+	NameList	names;
+	const char *args[1];
+	char		sql[512];
+
+	if (pending->count == 0)
+		return;
+	names_init(&names);
+	for (int i = 0; i < pending->count; i++)
+		names_add(&names, pending->refs[i].name);
+	args[0] = names_done(&names);
+	snprintf(sql, sizeof(sql),
+			 "SELECT u.ord FROM pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb) "
+			 "WITH ORDINALITY AS u(name, ord) "
+			 "WHERE NOT EXISTS (SELECT 1 FROM modelflags.%s x WHERE x.name = u.name) "
+			 "ORDER BY u.ord LIMIT 1", table_sql[t]);
+	run(sql, 1, args);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		const Ref  *r = &pending->refs[ord - 1];
+		const char *kind = t == DEF_TABLE_PROVIDERS ? "provider" : t == DEF_TABLE_MODELS ? "model" : "flag";
+		char		hint[128];
+
+		snprintf(hint, sizeof(hint), "Define it under %ss: in the document, or create it first.", kind);
+		report_at(DEF_ERR_REFERENCE, 0, r->site, hint, "unknown %s \"%s\"", kind, r->name);
+	}
+}
+
+/* Every provider, model and flag the document refers to must exist. */
+static void
+check_references(const DefDocument *doc, bool prune)
+{
+	RefList		providers = {0},
+				models = {0},
+				flags = {0};
+
+	for (int i = 0; i < doc->nmodels; i++)
+		if (doc->models[i].present & DEF_MODEL_PROVIDER)
+			note_ref(doc, prune, DEF_TABLE_PROVIDERS, doc->models[i].provider,
+					 &doc->models[i].provider_site, &providers);
+	for (int i = 0; i < doc->nfeatures; i++)
+	{
+		const DefFeature *f = &doc->features[i];
+
+		for (int j = 0; j < f->nroutes; j++)
+		{
+			note_ref(doc, prune, DEF_TABLE_MODELS, f->routes[j].model, &f->routes[j].model_site, &models);
+			note_ref(doc, prune, DEF_TABLE_FLAGS, f->routes[j].flag, &f->routes[j].flag_site, &flags);
+		}
+	}
+	check_refs_in_table(DEF_TABLE_PROVIDERS, &providers);
+	check_refs_in_table(DEF_TABLE_MODELS, &models);
+	check_refs_in_table(DEF_TABLE_FLAGS, &flags);
+}
+
+/*
+ * Upserts the rows of one table, one statement per set of fields given:
+ * new rows get the columns' defaults for the fields the document leaves
+ * out, existing rows keep them; rows that would not change are left alone.
+ */
+static uint64
+upsert_table(const DefDocument *doc, DefTable t)
+{
+	unsigned	columns = def_column_bits(t);
+	unsigned   *masks;
+	int			nmasks = 0;
+	int			count;
+	uint64		changed = 0;
+
+	switch (t)
+	{
+		case DEF_TABLE_PROVIDERS:
+			count = doc->nproviders;
+			break;
+		case DEF_TABLE_MODELS:
+			count = doc->nmodels;
+			break;
+		case DEF_TABLE_FLAGS:
+			count = doc->nflags;
+			break;
+		default:
+			count = doc->nfeatures;
+			break;
+	}
+	if (count == 0)
+		return 0;
+	/* the distinct sets of fields given, in order of first appearance */
+	masks = palloc(sizeof(unsigned) * count);
+	for (int i = 0; i < count; i++)
+	{
+		unsigned	present;
+		bool		seen = false;
+
+		switch (t)
+		{
+			case DEF_TABLE_PROVIDERS:
+				present = doc->providers[i].present;
+				break;
+			case DEF_TABLE_MODELS:
+				present = doc->models[i].present;
+				break;
+			case DEF_TABLE_FLAGS:
+				present = doc->flags[i].present;
+				break;
+			default:
+				present = doc->features[i].present;
+				break;
+		}
+		present &= columns;
+		for (int m = 0; m < nmasks && !seen; m++)
+			seen = masks[m] == present;
+		if (!seen)
+			masks[nmasks++] = present;
+	}
+	for (int m = 0; m < nmasks; m++)
+	{
+		StringInfoData sql,
+					cols,
+					decl,
+					excluded,
+					current;
+		const char *args[1];
+		unsigned	mask = masks[m];
+
+		initStringInfo(&sql);
+		initStringInfo(&cols);
+		initStringInfo(&decl);
+		initStringInfo(&excluded);
+		initStringInfo(&current);
+		for (unsigned bit = 1; bit && bit <= columns; bit <<= 1)
+		{
+			const char *name;
+
+			if (!(mask & bit))
+				continue;
+			name = quote_identifier(def_column_name(t, bit));
+			appendStringInfo(&cols, ", %s", name);
+			appendStringInfo(&decl, ", %s %s", name, def_column_type(t, bit));
+			appendStringInfo(&excluded, "%sEXCLUDED.%s", excluded.len ? ", " : "", name);
+			appendStringInfo(&current, "%st.%s", current.len ? ", " : "", name);
+		}
+		appendStringInfo(&sql,
+						 "INSERT INTO modelflags.%s AS t (name%s) "
+						 "SELECT x.name%s FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS x(name text%s) ",
+						 table_sql[t], cols.data, cols.data, decl.data);
+		if (mask == 0)
+			appendStringInfoString(&sql, "ON CONFLICT (name) DO NOTHING");
+		else
+			appendStringInfo(&sql,
+							 "ON CONFLICT (name) DO UPDATE SET (%s) = ROW(%s) "
+							 "WHERE (%s) IS DISTINCT FROM (%s)",
+							 cols.data + 2, excluded.data, current.data, excluded.data);
+		args[0] = take_json(def_rows_json(doc, t, mask));
+		changed += run(sql.data, 1, args);
+	}
+	return changed;
+}
+
+/*
+ * Actor gates and opt-outs of the flags whose definition lists them: the
+ * lists replace what the table holds for those flags.
+ */
+static uint64
+apply_actors(const DefDocument *doc)
+{
+	uint64		changed = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+	{
+		bool		opt_out = pass == 0;	/* opt-outs first, then gates */
+		unsigned	bit = opt_out ? DEF_FLAG_OPT_OUTS : DEF_FLAG_ACTORS;
+		NameList	names;
+		const char *args[2];
+
+		names_init(&names);
+		for (int i = 0; i < doc->nflags; i++)
+			if ((doc->flags[i].present & bit) && doc->flags[i].name)
+				names_add(&names, doc->flags[i].name);
+		if (names.count == 0)
+			continue;
+		args[0] = names_done(&names);
+		args[1] = take_json(def_actors_json(doc, opt_out));
+
+		changed += run(psprintf("DELETE FROM modelflags.flag_actors a "
+								"WHERE a.flag IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+								"AND %sa.opt_out "
+								"AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_to_recordset($2::pg_catalog.jsonb) "
+								"AS d(flag text, actor text) WHERE d.flag = a.flag AND d.actor = a.actor)",
+								opt_out ? "" : "NOT "), 2, args);
+		if (opt_out)
+			changed += run("INSERT INTO modelflags.flag_actors AS a (flag, actor, opt_out) "
+						   "SELECT d.flag, d.actor, true "
+						   "FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS d(flag text, actor text) "
+						   "ON CONFLICT (flag, actor) DO UPDATE SET opt_out = true WHERE NOT a.opt_out",
+						   1, args + 1);
+		else
+		{
+			/* An actor who opted out cannot be enabled (as set_actor says). */
+			run("SELECT d.i, d.j FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
+				"AS d(flag text, actor text, i int, j int) "
+				"JOIN modelflags.flag_actors a ON a.flag = d.flag AND a.actor = d.actor "
+				"WHERE a.opt_out ORDER BY d.i, d.j LIMIT 1", 1, args + 1);
+			if (SPI_processed > 0)
+			{
+				bool		isnull;
+				int			i = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+				int			j = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+				const DefActor *a = &doc->flags[i].actors[j];
+
+				report_at(DEF_ERR_VALUE, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, &a->site,
+						  "List the actor under opt_outs, or remove the opt-out first with modelflags.remove_opt_out.",
+						  "actor \"%s\" has opted out of flag \"%s\"", a->actor, doc->flags[i].name);
+			}
+			changed += run("INSERT INTO modelflags.flag_actors (flag, actor) "
+						   "SELECT d.flag, d.actor "
+						   "FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS d(flag text, actor text) "
+						   "ON CONFLICT (flag, actor) DO NOTHING", 1, args + 1);
+		}
+	}
+	return changed;
+}
+
+/* Routes: exactly the listed ones (our format), or the unflagged ones (GitLab). */
+static uint64
+apply_routes(const DefDocument *doc)
+{
+	uint64		changed = 0;
+	NameList	names;
+	const char *args[2];
+
+	names_init(&names);
+	for (int i = 0; i < doc->nfeatures; i++)
+	{
+		const DefFeature *f = &doc->features[i];
+
+		if (f->name && (f->present & DEF_FEATURE_ROUTES) && f->routes_mode == DEF_ROUTES_ALL)
+			names_add(&names, f->name);
+	}
+	if (names.count > 0)
+	{
+		args[0] = names_done(&names);
+		args[1] = take_json(def_routes_json(doc, DEF_ROUTES_ALL));
+		changed += run("DELETE FROM modelflags.routes r "
+					   "WHERE r.feature IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+					   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_to_recordset($2::pg_catalog.jsonb) "
+					   "AS d(feature text, position int) WHERE d.feature = r.feature AND d.position = r.position)",
+					   2, args);
+		changed += run("INSERT INTO modelflags.routes AS r (feature, position, flag, model, params, note) "
+					   "SELECT d.feature, d.position, d.flag, d.model, d.params, d.note "
+					   "FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
+					   "AS d(feature text, position int, flag text, model text, params jsonb, note text) "
+					   "ON CONFLICT (feature, position) DO UPDATE "
+					   "SET (flag, model, params, note) = ROW(EXCLUDED.flag, EXCLUDED.model, EXCLUDED.params, EXCLUDED.note) "
+					   "WHERE (r.flag, r.model, r.params, r.note) IS DISTINCT FROM "
+					   "(EXCLUDED.flag, EXCLUDED.model, EXCLUDED.params, EXCLUDED.note)",
+					   1, args + 1);
+	}
+
+	/*
+	 * unit_primitives.yml: default model k of a feature goes to position
+	 * base + k, base being one past the feature's last flagged route, so that
+	 * failover and migration routes keep precedence.  Unflagged routes at
+	 * other positions are deleted; flagged routes are not touched.
+	 */
+	args[0] = take_json(def_routes_json(doc, DEF_ROUTES_UNFLAGGED));
+	if (strcmp(args[0], "[]") != 0)
+	{
+		static const char *const with =
+			"WITH d AS (SELECT * FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
+			"AS d(feature text, position int, model text)), "
+			"b AS (SELECT f.feature, coalesce((SELECT max(r.position) FROM modelflags.routes r "
+			"WHERE r.feature = f.feature AND r.flag IS NOT NULL), 0) + 1 AS base "
+			"FROM (SELECT DISTINCT feature FROM d) f) ";
+
+		changed += run(psprintf("%s DELETE FROM modelflags.routes r USING b "
+								"WHERE r.feature = b.feature AND r.flag IS NULL "
+								"AND NOT EXISTS (SELECT 1 FROM d WHERE d.feature = r.feature "
+								"AND b.base + d.position = r.position)", with), 1, args);
+		changed += run(psprintf("%s INSERT INTO modelflags.routes AS r (feature, position, model) "
+								"SELECT d.feature, b.base + d.position, d.model FROM d JOIN b USING (feature) "
+								"ON CONFLICT (feature, position) DO UPDATE SET model = EXCLUDED.model "
+								"WHERE r.model IS DISTINCT FROM EXCLUDED.model", with), 1, args);
+	}
+	return changed;
+}
+
+/*
+ * prune => true: for each section the document has, deletes the rows it
+ * does not name; a row still referred to is an error (as delete_flag says).
+ */
+static uint64
+apply_prune(const DefDocument *doc)
+{
+	static const DefTable order[] = {DEF_TABLE_FEATURES, DEF_TABLE_FLAGS, DEF_TABLE_MODELS, DEF_TABLE_PROVIDERS};
+	uint64		changed = 0;
+
+	for (int k = 0; k < lengthof(order); k++)
+	{
+		DefTable	t = order[k];
+		NameList	names;
+		const char *args[1];
+		const char *user = NULL;
+
+		if (!doc->has_section[t])
+			continue;
+		names_init(&names);
+		for (int i = 0; i < doc->nproviders && t == DEF_TABLE_PROVIDERS; i++)
+			names_add(&names, doc->providers[i].name);
+		for (int i = 0; i < doc->nmodels && t == DEF_TABLE_MODELS; i++)
+			names_add(&names, doc->models[i].name);
+		for (int i = 0; i < doc->nflags && t == DEF_TABLE_FLAGS; i++)
+			names_add(&names, doc->flags[i].name);
+		for (int i = 0; i < doc->nfeatures && t == DEF_TABLE_FEATURES; i++)
+			names_add(&names, doc->features[i].name);
+		args[0] = names_done(&names);
+
+		if (t == DEF_TABLE_FLAGS)
+			user = "SELECT r.flag, format('%s[%s]', r.feature, r.position) FROM modelflags.routes r "
+				"WHERE r.flag NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+				"ORDER BY r.feature COLLATE \"C\", r.position LIMIT 1";
+		else if (t == DEF_TABLE_MODELS)
+			user = "SELECT r.model, format('%s[%s]', r.feature, r.position) FROM modelflags.routes r "
+				"WHERE r.model NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+				"ORDER BY r.feature COLLATE \"C\", r.position LIMIT 1";
+		else if (t == DEF_TABLE_PROVIDERS)
+			user = "SELECT m.provider, format('model %s', m.name) FROM modelflags.models m "
+				"WHERE m.provider NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+				"ORDER BY m.name COLLATE \"C\" LIMIT 1";
+		if (user)
+		{
+			run(user, 1, args);
+			if (SPI_processed > 0)
+			{
+				char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+				char	   *by = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+				ereport(ERROR,
+						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						 errmsg("cannot prune %s \"%s\": it is still used by %s",
+								t == DEF_TABLE_FLAGS ? "flag" : t == DEF_TABLE_MODELS ? "model" : "provider",
+								name, by),
+						 errhint("Define it in the document, or remove what uses it.")));
+			}
+		}
+		changed += run(psprintf("DELETE FROM modelflags.%s x WHERE x.name NOT IN "
+								"(SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb))",
+								table_sql[t]), 1, args);
+	}
+	return changed;
+}
+
+/* Applies a checked document; returns the number of rows changed. */
+static uint64
+apply_document(const DefDocument *doc, bool prune, const char *note)
+{
+	uint64		changed = 0;
+	char	   *old_note = NULL;
+	bool		pushed = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* the note goes to modelflags.changes through modelflags.note */
+	if (note)
+	{
+		const char *args[1] = {note};
+
+		run("SELECT modelflags._push_note($1)", 1, args);
+		old_note = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		pushed = true;
+	}
+
+	check_references(doc, prune);
+	changed += upsert_table(doc, DEF_TABLE_PROVIDERS);
+	changed += upsert_table(doc, DEF_TABLE_MODELS);
+	changed += upsert_table(doc, DEF_TABLE_FLAGS);
+	changed += apply_actors(doc);
+	changed += upsert_table(doc, DEF_TABLE_FEATURES);
+	changed += apply_routes(doc);
+	if (prune)
+		changed += apply_prune(doc);
+
+	if (pushed)
+	{
+		const char *args[1] = {old_note};
+
+		run("SELECT modelflags._pop_note($1)", 1, args);
+	}
+	SPI_finish();
+	return changed;
+}
+
+static int
+count_definitions(const DefDocument *doc)
+{
+	int			n = doc->nproviders + doc->nmodels + doc->nflags + doc->nfeatures;
+
+	for (int i = 0; i < doc->nfeatures; i++)
+		n += doc->features[i].nroutes;
+	return n;
+}
+
+/*
+ * load_definitions(document text, prune boolean, note text,
+ *                  OUT format text, OUT definitions integer, OUT changed bigint)
+ */
+Datum
+modelflags_load_definitions(PG_FUNCTION_ARGS)
+{
+	text	   *document;
+	bool		prune = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	char	   *note = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *utf8;
+	int			len;
+	DefDocument *doc;
+	/* set inside PG_TRY, read after it */
+	const char *volatile format = NULL;
+	volatile int definitions = 0;
+	volatile uint64 changed = 0;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("definitions document must not be null")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	document = PG_GETARG_TEXT_PP(0);
+	len = VARSIZE_ANY_EXHDR(document);
+	if (len > DEF_MAX_DOCUMENT_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("definitions document is too large (%d bytes)", len),
+				 errhint("The limit is %d bytes (8 MiB).", DEF_MAX_DOCUMENT_BYTES)));
+	utf8 = to_utf8(VARDATA_ANY(document), len);
+	doc = def_parse(utf8, strlen(utf8));
+	if (doc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+
+	PG_TRY();
+	{
+		if (doc->nerrors > 0)
+			report_error(&doc->errors[0], doc->nerrors - 1, 0);
+		if (prune && doc->format != DEF_FORMAT_MODELFLAGS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("prune => true needs a document in the modelflags format, not %s",
+							def_format_name(doc->format)),
+					 errdetail("A GitLab file describes part of the definitions; pruning would delete the rest."),
+					 errhint("Load it without prune.")));
+		changed = apply_document(doc, prune, note);
+		format = def_format_name(doc->format);
+		definitions = count_definitions(doc);
+	}
+	PG_FINALLY();
+	{
+		def_free(doc);
+	}
+	PG_END_TRY();
+
+	values[0] = CStringGetTextDatum((const char *) format);
+	values[1] = Int32GetDatum(definitions);
+	values[2] = Int64GetDatum((int64) changed);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ----------------------------------------------------------------------
+ * dump_definitions
+ * ---------------------------------------------------------------------- */
+
+static void
+check_node(DefDocument *doc, void *p)
+{
+	if (p == NULL || doc->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+/* The text of column col of the current SPI row as UTF-8, or NULL. */
+static char *
+column_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *s = SPI_getvalue(tup, desc, col);
+
+	return s ? to_utf8(s, strlen(s)) : NULL;
+}
+
+static bool
+column_bool(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tup, desc, col, isnull);
+
+	return *isnull ? false : DatumGetBool(d);
+}
+
+/* A jsonb value (params) as a DefNode tree, without recursion. */
+static DefNode *
+jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	DefNode    *stack[DEF_MAX_DEPTH + 1];
+	int			depth = 0;
+	DefNode    *root = NULL;
+	DefNode    *key = NULL;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		DefNode    *n = NULL;
+
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+			case WJB_BEGIN_OBJECT:
+				if (depth >= DEF_MAX_DEPTH)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("params of %s nest too deeply to dump", owner),
+							 errhint("Definitions nest at most %d levels.", DEF_MAX_DEPTH)));
+				n = def_node_new(doc, tok == WJB_BEGIN_ARRAY ? DEF_NODE_ARRAY : DEF_NODE_OBJECT, NULL, 0);
+				check_node(doc, n);
+				break;
+			case WJB_END_ARRAY:
+			case WJB_END_OBJECT:
+				depth--;
+				continue;
+			case WJB_KEY:
+				{
+					char	   *s = to_utf8(v.val.string.val, v.val.string.len);
+
+					key = def_node_new(doc, DEF_NODE_STRING, s, strlen(s));
+					check_node(doc, key);
+					continue;
+				}
+			case WJB_VALUE:
+			case WJB_ELEM:
+				switch (v.type)
+				{
+					case jbvString:
+						{
+							char	   *s = to_utf8(v.val.string.val, v.val.string.len);
+
+							n = def_node_new(doc, DEF_NODE_STRING, s, strlen(s));
+							break;
+						}
+					case jbvNumeric:
+						{
+							char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+																				NumericGetDatum(v.val.numeric)));
+
+							if (strlen(s) > DEF_MAX_NUMBER_CHARS)
+								ereport(ERROR,
+										(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+										 errmsg("number %.40s... in params of %s is too long to dump", s, owner),
+										 errhint("Numbers in definitions are at most %d characters.", DEF_MAX_NUMBER_CHARS)));
+							n = def_node_new(doc, DEF_NODE_NUMBER, s, strlen(s));
+							break;
+						}
+					case jbvBool:
+						n = def_node_new(doc, DEF_NODE_BOOL, v.val.boolean ? "true" : "false",
+										 v.val.boolean ? 4 : 5);
+						break;
+					default:
+						n = def_node_new(doc, DEF_NODE_NULL, NULL, 0);
+						break;
+				}
+				check_node(doc, n);
+				break;
+			default:
+				continue;
+		}
+		if (depth == 0)
+			root = n;
+		else
+		{
+			DefNode    *parent = stack[depth - 1];
+
+			def_node_append(doc, parent, parent->kind == DEF_NODE_OBJECT ? key : NULL, n);
+			check_node(doc, n);
+			key = NULL;
+		}
+		if (n->kind == DEF_NODE_ARRAY || n->kind == DEF_NODE_OBJECT)
+			stack[depth++] = n;
+	}
+	return root;
+}
+
+/* Reads the tables into doc (inside SPI). */
+static void
+read_tables(DefDocument *doc)
+{
+	SPITupleTable *tt;
+	TupleDesc	desc;
+	bool		isnull;
+	int			feature = 0;
+
+	run("SELECT name, available, note FROM modelflags.providers ORDER BY name COLLATE \"C\"", 0, NULL);
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = tt->vals[i];
+		DefProvider *p = def_add_provider(doc, column_text(t, desc, 1));
+
+		check_node(doc, p);
+		p->present = DEF_PROVIDER_AVAILABLE | DEF_PROVIDER_NOTE;
+		p->available = column_bool(t, desc, 2, &isnull);
+		p->note = def_strdup(doc, column_text(t, desc, 3));
+	}
+
+	run("SELECT name, provider, params, enabled, description FROM modelflags.models ORDER BY name COLLATE \"C\"",
+		0, NULL);
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = tt->vals[i];
+		DefModel   *m = def_add_model(doc, column_text(t, desc, 1));
+		Datum		params;
+
+		check_node(doc, m);
+		m->present = DEF_MODEL_PROVIDER | DEF_MODEL_PARAMS | DEF_MODEL_ENABLED | DEF_MODEL_DESCRIPTION;
+		m->provider = def_strdup(doc, column_text(t, desc, 2));
+		params = SPI_getbinval(t, desc, 3, &isnull);
+		m->params = isnull ? NULL :
+			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("model \"%s\"", m->name));
+		m->enabled = column_bool(t, desc, 4, &isnull);
+		m->description = def_strdup(doc, column_text(t, desc, 5));
+	}
+
+	run("SELECT f.name, f.enabled, f.percentage_of_actors, f.percentage_of_time, f.type, f.default_enabled, "
+		"f.\"group\", f.milestone, f.description, f.introduced_by_url, f.rollout_issue_url, "
+		"f.feature_issue_url, f.log_state_changes, "
+		"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND NOT a.opt_out "
+		"ORDER BY a.actor COLLATE \"C\"), "
+		"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND a.opt_out "
+		"ORDER BY a.actor COLLATE \"C\") "
+		"FROM modelflags.flags f ORDER BY f.name COLLATE \"C\"", 0, NULL);
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = tt->vals[i];
+		DefFlag    *f = def_add_flag(doc, column_text(t, desc, 1));
+		bool		b;
+
+		check_node(doc, f);
+		f->present = DEF_FLAG_COLUMNS;
+		b = column_bool(t, desc, 2, &isnull);
+		f->enabled = isnull ? DEF_NULL : b;
+		f->percentage_of_actors = def_strdup(doc, column_text(t, desc, 3));
+		f->percentage_of_time = def_strdup(doc, column_text(t, desc, 4));
+		f->type = def_strdup(doc, column_text(t, desc, 5));
+		f->default_enabled = column_bool(t, desc, 6, &isnull);
+		f->group = def_strdup(doc, column_text(t, desc, 7));
+		f->milestone = def_strdup(doc, column_text(t, desc, 8));
+		f->description = def_strdup(doc, column_text(t, desc, 9));
+		f->introduced_by_url = def_strdup(doc, column_text(t, desc, 10));
+		f->rollout_issue_url = def_strdup(doc, column_text(t, desc, 11));
+		f->feature_issue_url = def_strdup(doc, column_text(t, desc, 12));
+		b = column_bool(t, desc, 13, &isnull);
+		f->log_state_changes = isnull ? DEF_NULL : b;
+		for (int col = 14; col <= 15; col++)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(t, desc, col, &isnull));
+			Datum	   *elems;
+			bool	   *enulls;
+			int			n;
+
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+			for (int k = 0; k < n; k++)
+			{
+				char	   *s = TextDatumGetCString(elems[k]);
+
+				check_node(doc, def_add_actor(doc, f, to_utf8(s, strlen(s)), col == 15));
+			}
+		}
+	}
+
+	run("SELECT name, description FROM modelflags.features ORDER BY name COLLATE \"C\"", 0, NULL);
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = tt->vals[i];
+		DefFeature *f = def_add_feature(doc, column_text(t, desc, 1));
+
+		check_node(doc, f);
+		f->present = DEF_FEATURE_DESCRIPTION | DEF_FEATURE_ROUTES;
+		f->description = def_strdup(doc, column_text(t, desc, 2));
+	}
+
+	/* routes in the same order as their features: merge by name */
+	run("SELECT feature, position, flag, model, params, note FROM modelflags.routes "
+		"ORDER BY feature COLLATE \"C\", position", 0, NULL);
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = tt->vals[i];
+		char	   *name = column_text(t, desc, 1);
+		DefRoute   *r;
+		Datum		params;
+
+		while (feature < doc->nfeatures && strcmp(doc->features[feature].name, name) != 0)
+			feature++;
+		if (feature >= doc->nfeatures)
+			elog(ERROR, "route of unknown feature \"%s\"", name);
+		r = def_add_route(doc, &doc->features[feature]);
+		check_node(doc, r);
+		r->position = DatumGetInt32(SPI_getbinval(t, desc, 2, &isnull));
+		r->flag = def_strdup(doc, column_text(t, desc, 3));
+		r->model = def_strdup(doc, column_text(t, desc, 4));
+		params = SPI_getbinval(t, desc, 5, &isnull);
+		r->params = isnull ? NULL :
+			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("route %s[%d]", name, r->position));
+		r->note = def_strdup(doc, column_text(t, desc, 6));
+	}
+	if (doc->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+/* dump_definitions(format text, state boolean) returns text */
+Datum
+modelflags_dump_definitions(PG_FUNCTION_ARGS)
+{
+	char	   *format;
+	bool		state;
+	DefOutput	output;
+	DefDocument *doc;
+	char	   *volatile out = NULL;
+	text	   *volatile result = NULL;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "format" : "state")));
+	format = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	state = PG_GETARG_BOOL(1);
+	if (pg_strcasecmp(format, "yaml") == 0)
+		output = DEF_OUTPUT_YAML;
+	else if (pg_strcasecmp(format, "json") == 0)
+		output = DEF_OUTPUT_JSON;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid definitions format \"%s\"", format),
+				 errhint("Use 'yaml' or 'json'.")));
+
+	doc = def_new_document();
+	if (doc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		read_tables(doc);
+		SPI_finish();
+		out = def_serialize(doc, output, state, NULL);
+		if (out == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		result = cstring_to_text(from_utf8(out));
+	}
+	PG_FINALLY();
+	{
+		def_free(doc);
+		free(out);
+	}
+	PG_END_TRY();
+	PG_RETURN_TEXT_P(result);
+}
