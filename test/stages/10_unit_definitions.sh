@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Unit tests of the definitions parser and writer (src/definitions.c, a
+# plain C program: test/unit_definitions.c) under AddressSanitizer,
+# UndefinedBehaviorSanitizer and LeakSanitizer.  Prints one PASS/FAIL line
+# per test.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p test/build
+if ! gcc -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+        -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Werror -Isrc \
+        -o test/build/unit_definitions \
+        test/unit_definitions.c src/definitions.c src/strmap.c -lyaml -lcjson -lm; then
+    echo "FAIL: definitions unit tests do not build"
+    exit 1
+fi
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 test/build/unit_definitions
+rc=$?
+# 1 = some test printed FAIL; anything else is a sanitizer report or a crash.
+if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
+    echo "FAIL: definitions unit tests stopped by a sanitizer or a crash (exit $rc)"
+fi
+exit $rc
