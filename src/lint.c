@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,19 +58,29 @@ usage(FILE *out)
 }
 
 /*
- * Reads a whole file into a malloc'd buffer, at most DEF_MAX_DOCUMENT_BYTES
- * + 1 bytes (enough for def_parse to refuse a bigger one).
+ * Reads a whole file into a malloc'd buffer.  A file bigger than the
+ * document limit is not read: *too_big gets its size.  From a pipe, reading
+ * stops soon after the limit (def_parse then refuses the document).
  */
 static char *
-read_file(const char *path, size_t *len)
+read_file(const char *path, size_t *len, long long *too_big)
 {
 	FILE	   *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	size_t		cap = 65536,
 				n = 0;
 	char	   *buf;
+	struct stat st;
 
+	*too_big = 0;
 	if (f == NULL)
 		return NULL;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > DEF_MAX_DOCUMENT_BYTES)
+	{
+		*too_big = (long long) st.st_size;
+		if (f != stdin)
+			fclose(f);
+		return NULL;
+	}
 	buf = malloc(cap);
 	while (buf)
 	{
@@ -104,6 +115,12 @@ read_file(const char *path, size_t *len)
 	}
 	if (f != stdin)
 		fclose(f);
+	if (buf && n > (size_t) DEF_MAX_DOCUMENT_BYTES)
+	{
+		free(buf);
+		*too_big = -1;			/* size unknown: more than the limit */
+		return NULL;
+	}
 	*len = n;
 	return buf;
 }
@@ -286,9 +303,25 @@ main(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++)
 	{
 		size_t		len = 0;
-		char	   *text = read_file(files[i].name, &len);
+		long long	too_big = 0;
+		char	   *text;
 
-		if (text == NULL)
+		errno = 0;
+		text = read_file(files[i].name, &len, &too_big);
+		if (too_big)
+		{
+			if (too_big > 0)
+				printf("%s: error: definitions document is too large (%lld bytes)\n", files[i].name, too_big);
+			else
+				printf("%s: error: definitions document is too large (more than %d bytes)\n",
+					   files[i].name, DEF_MAX_DOCUMENT_BYTES);
+			printf("%s: note: The limit is %d bytes (8 MiB).\n", files[i].name, DEF_MAX_DOCUMENT_BYTES);
+			files[i].unreadable = true;
+			errors++;
+			bad_files++;
+			files[i].doc = def_new_document();
+		}
+		else if (text == NULL)
 		{
 			printf("%s: error: cannot read file: %s\n", files[i].name, strerror(errno ? errno : EIO));
 			files[i].unreadable = true;
