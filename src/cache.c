@@ -85,6 +85,16 @@ static const char *const mf_table_names[T_COUNT] = {
 	"providers", "models", "flags", "flag_actors", "features", "routes"
 };
 
+/* The columns the build reads, by table; row functions index them 0, 1, ... */
+#define MF_MAX_COLS 5
+static const char *const mf_columns[T_COUNT][MF_MAX_COLS] = {
+	[T_PROVIDERS] = {"name", "available"},
+	[T_MODELS] = {"name", "provider", "enabled", "params"},
+	[T_FLAGS] = {"name", "enabled", "percentage_of_actors", "percentage_of_time", "default_enabled"},
+	[T_FEATURES] = {"name"},
+	[T_ROUTES] = {"feature", "position", "flag", "model", "params"},
+};
+
 static MfCache *mf_cache = NULL;
 static bool mf_cache_valid = false;
 static Oid	mf_table_oids[T_COUNT];
@@ -225,14 +235,7 @@ typedef struct MfBuild
 {
 	MfCache    *cache;
 	MemoryContext cxt;
-	Relation	rel;
-	AttrNumber	a1,
-				a2,
-				a3,
-				a4,
-				a5,
-				a6,
-				a7;
+	AttrNumber	col[MF_MAX_COLS];	/* attribute numbers of mf_columns[table] */
 	int			cap;
 	int			names_cap;
 	/* route rows, before they are grouped by feature */
@@ -248,6 +251,10 @@ typedef struct MfBuild
 	MfStrMap	provider_map;
 	MfStrMap	model_map;
 } MfBuild;
+
+/* Column i of the current table's row, in a row function. */
+#define COLV(i) (v[b->col[(i)] - 1])
+#define COLNULL(i) (isnull[b->col[(i)] - 1])
 
 #define MF_GROW(b, arr, n) \
 	do { \
@@ -268,8 +275,8 @@ mf_row_provider(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->providers, c->nproviders);
 	p = &c->providers[c->nproviders++];
-	p->name = mf_copy_text(b->cxt, v[b->a1 - 1]);
-	p->available = isnull[b->a2 - 1] ? false : DatumGetBool(v[b->a2 - 1]);
+	p->name = mf_copy_text(b->cxt, COLV(0));
+	p->available = COLNULL(1) ? false : DatumGetBool(COLV(1));
 }
 
 static void
@@ -282,12 +289,12 @@ mf_row_model(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->models, c->nmodels);
 	m = &c->models[c->nmodels++];
-	m->name = mf_copy_text(b->cxt, v[b->a1 - 1]);
-	provider = isnull[b->a2 - 1] ? NULL : DatumGetTextPP(v[b->a2 - 1]);
+	m->name = mf_copy_text(b->cxt, COLV(0));
+	provider = COLNULL(1) ? NULL : DatumGetTextPP(COLV(1));
 	m->provider = mf_lookup(&b->provider_map, provider);
 	m->provider_name = provider ? mf_copy_text(b->cxt, PointerGetDatum(provider)) : NULL;
-	m->enabled = isnull[b->a3 - 1] ? false : DatumGetBool(v[b->a3 - 1]);
-	m->params = isnull[b->a4 - 1] ? NULL : mf_copy_jsonb(b->cxt, v[b->a4 - 1]);
+	m->enabled = COLNULL(2) ? false : DatumGetBool(COLV(2));
+	m->params = COLNULL(3) ? NULL : mf_copy_jsonb(b->cxt, COLV(3));
 }
 
 static void
@@ -308,15 +315,15 @@ mf_row_flag(void *state, Datum *v, bool *isnull)
 		b->names_cap = b->cap;
 	}
 
-	name = mf_copy_text(b->cxt, v[b->a1 - 1]);
+	name = mf_copy_text(b->cxt, COLV(0));
 	c->flag_names[c->nflags] = name;
 	f = &c->flags[c->nflags++];
 	f->name = VARDATA_ANY(name);
 	f->name_len = VARSIZE_ANY_EXHDR(name);
-	f->enabled = isnull[b->a2 - 1] ? -1 : DatumGetBool(v[b->a2 - 1]) ? 1 : 0;
-	f->pct_actors = mf_actors_cutoff(v[b->a3 - 1], isnull[b->a3 - 1]);
-	f->pct_time = mf_percentage(v[b->a4 - 1], isnull[b->a4 - 1]);
-	f->default_enabled = isnull[b->a5 - 1] ? false : DatumGetBool(v[b->a5 - 1]);
+	f->enabled = COLNULL(1) ? -1 : DatumGetBool(COLV(1)) ? 1 : 0;
+	f->pct_actors = mf_actors_cutoff(COLV(2), COLNULL(2));
+	f->pct_time = mf_percentage(COLV(3), COLNULL(3));
+	f->default_enabled = COLNULL(4) ? false : DatumGetBool(COLV(4));
 	f->has_actor_rows = -1;		/* loaded lazily, see MfCacheFlagHasActors */
 }
 
@@ -329,7 +336,7 @@ mf_row_feature(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->features, c->nfeatures);
 	f = &c->features[c->nfeatures++];
-	f->name = mf_copy_text(b->cxt, v[b->a1 - 1]);
+	f->name = mf_copy_text(b->cxt, COLV(0));
 	f->first_route = 0;
 	f->nroutes = 0;
 	f->core_routes = NULL;
@@ -343,11 +350,11 @@ mf_row_route(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, b->raw, b->nraw);
 	r = &b->raw[b->nraw++];
-	r->feature = mf_copy_text(b->cxt, v[b->a1 - 1]);
-	r->position = isnull[b->a2 - 1] ? 0 : DatumGetInt32(v[b->a2 - 1]);
-	r->flag = isnull[b->a3 - 1] ? NULL : mf_copy_text(b->cxt, v[b->a3 - 1]);
-	r->model = mf_copy_text(b->cxt, v[b->a4 - 1]);
-	r->params = isnull[b->a5 - 1] ? NULL : mf_copy_jsonb(b->cxt, v[b->a5 - 1]);
+	r->feature = mf_copy_text(b->cxt, COLV(0));
+	r->position = COLNULL(1) ? 0 : DatumGetInt32(COLV(1));
+	r->flag = COLNULL(2) ? NULL : mf_copy_text(b->cxt, COLV(2));
+	r->model = mf_copy_text(b->cxt, COLV(3));
+	r->params = COLNULL(4) ? NULL : mf_copy_jsonb(b->cxt, COLV(4));
 }
 
 /* qsort order of raw routes: by feature index, then position. */
@@ -413,6 +420,18 @@ mf_feature_name(MfCache *c, int i)
 	return c->features[i].name;
 }
 
+/* Reads every row of one table into the build, through its row function. */
+static void
+mf_build_table(MfBuild *b, Relation *rels, int table, Snapshot snap, MfRowFn row)
+{
+	for (int i = 0; i < MF_MAX_COLS; i++)
+		b->col[i] = mf_columns[table][i] ? mf_attnum(rels[table], mf_columns[table][i])
+			: InvalidAttrNumber;
+	b->cap = 0;
+	b->names_cap = 0;
+	mf_scan_table(rels[table], snap, row, b);
+}
+
 /* Reads the tables into a new cache in cxt. */
 static MfCache *
 mf_cache_build(MemoryContext cxt)
@@ -457,48 +476,21 @@ mf_cache_build(MemoryContext cxt)
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "modelflags cache build",
 									ALLOCSET_DEFAULT_SIZES);
 
-	b.rel = rels[T_PROVIDERS];
-	b.a1 = mf_attnum(b.rel, "name");
-	b.a2 = mf_attnum(b.rel, "available");
-	b.cap = 0;
-	mf_scan_table(b.rel, snap, mf_row_provider, &b);
+	mf_build_table(&b, rels, T_PROVIDERS, snap, mf_row_provider);
 	mf_map_names(&b.provider_map, scratch, c->nproviders, mf_provider_name, c);
 
-	b.rel = rels[T_MODELS];
-	b.a1 = mf_attnum(b.rel, "name");
-	b.a2 = mf_attnum(b.rel, "provider");
-	b.a3 = mf_attnum(b.rel, "enabled");
-	b.a4 = mf_attnum(b.rel, "params");
-	b.cap = 0;
-	mf_scan_table(b.rel, snap, mf_row_model, &b);
+	mf_build_table(&b, rels, T_MODELS, snap, mf_row_model);
 	mf_map_names(&b.model_map, scratch, c->nmodels, mf_model_name, c);
 
-	b.rel = rels[T_FLAGS];
-	b.a1 = mf_attnum(b.rel, "name");
-	b.a2 = mf_attnum(b.rel, "enabled");
-	b.a3 = mf_attnum(b.rel, "percentage_of_actors");
-	b.a4 = mf_attnum(b.rel, "percentage_of_time");
-	b.a5 = mf_attnum(b.rel, "default_enabled");
-	b.cap = 0;
-	mf_scan_table(b.rel, snap, mf_row_flag, &b);
+	mf_build_table(&b, rels, T_FLAGS, snap, mf_row_flag);
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
 	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet) * Max(c->nflags, 1));
 
-	b.rel = rels[T_FEATURES];
-	b.a1 = mf_attnum(b.rel, "name");
-	b.cap = 0;
-	mf_scan_table(b.rel, snap, mf_row_feature, &b);
+	mf_build_table(&b, rels, T_FEATURES, snap, mf_row_feature);
 	mf_map_names(&c->feature_map, cxt, c->nfeatures, mf_feature_name, c);
 
-	b.rel = rels[T_ROUTES];
-	b.a1 = mf_attnum(b.rel, "feature");
-	b.a2 = mf_attnum(b.rel, "position");
-	b.a3 = mf_attnum(b.rel, "flag");
-	b.a4 = mf_attnum(b.rel, "model");
-	b.a5 = mf_attnum(b.rel, "params");
-	b.cap = 0;
 	b.cxt = scratch;			/* raw rows are scratch; the compiled ones are not */
-	mf_scan_table(b.rel, snap, mf_row_route, &b);
+	mf_build_table(&b, rels, T_ROUTES, snap, mf_row_route);
 	b.cxt = cxt;
 
 	UnregisterSnapshot(snap);
