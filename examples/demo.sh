@@ -27,13 +27,16 @@ q "and for code completion?" -c \
 q "the migration flag is at 25% of actors: who gets the newer model? (in at 25 exactly when rollout_pct < 25)" -c \
   "SELECT a AS actor, modelflags.rollout_pct('code_generations_claude_sonnet_4_6', a) AS rollout_pct,
           m.model, m.gate
-     FROM unnest(ARRAY['User:1','User:2','User:3','User:42','Project:7','Group:9']) a,
+     FROM unnest(ARRAY['User:1','User:3','User:5','User:6','User:42','Project:7']) a,
           LATERAL modelflags.model_for('code_generations', a) m"
+q "of 1000 users, how many are in at 25%?" -c \
+  "SELECT count(*) FILTER (WHERE m.model = 'claude_sonnet_4_6_vertex') AS on_new_model, count(*) AS users
+     FROM generate_series(1, 1000) i, LATERAL modelflags.model_for('code_generations', 'User:' || i) m"
 q "roll out further: /chatops run feature set code_generations_claude_sonnet_4_6 50 --actors" -c \
   "SELECT name, percentage_of_actors FROM modelflags.set_flag('code_generations_claude_sonnet_4_6', percentage_of_actors => 50)"
-q "same actors at 50%: nobody who had the new model loses it" -c \
+q "same actors at 50%: User:6 keeps the new model, User:3 and User:5 join it" -c \
   "SELECT a AS actor, m.model, m.gate
-     FROM unnest(ARRAY['User:1','User:2','User:3','User:42','Project:7','Group:9']) a,
+     FROM unnest(ARRAY['User:1','User:3','User:5','User:6','User:42','Project:7']) a,
           LATERAL modelflags.model_for('code_generations', a) m"
 
 q "outage! /chatops run feature set incident_fail_over_completion_provider true" -c \

@@ -104,7 +104,9 @@ SELECT f.call, r.code AS sqlstate, r.message
                (3, $q$SELECT modelflags.opt_out('beta_testers', 'User:1')$q$),
                (4, $q$SELECT modelflags.remove_opt_out('beta_testers', 'User:1')$q$),
                (5, $q$SELECT modelflags.delete_flag('beta_testers')$q$),
-               (6, $q$SELECT modelflags.set_provider('anthropic', false)$q$)) AS f (n, call),
+               (6, $q$SELECT modelflags.set_provider('anthropic', false)$q$),
+               (7, $q$SELECT modelflags.load_definitions('{"providers": [{"name": "anthropic"}]}')$q$),
+               (8, $q$SELECT modelflags.dump_definitions()$q$)) AS f (n, call),
        LATERAL regress_probe.try(f.call) AS r
  ORDER BY f.n;
 -- ... nor forge audit rows by attaching the SECURITY DEFINER audit trigger
@@ -156,7 +158,9 @@ GRANT EXECUTE ON FUNCTION modelflags.set_flag(text, boolean, numeric, numeric, t
                           modelflags.opt_out(text, text, text),
                           modelflags.remove_opt_out(text, text, text),
                           modelflags.delete_flag(text, text),
-                          modelflags.set_provider(text, boolean, text)
+                          modelflags.set_provider(text, boolean, text),
+                          modelflags.load_definitions(text, boolean, text),
+                          modelflags.dump_definitions(text, boolean)
    TO modelflags_ops;
 CREATE ROLE alice NOLOGIN;       -- (the test's responder; LOGIN in real life)
 GRANT modelflags_ops TO alice;   -- a responder
@@ -180,6 +184,10 @@ SELECT modelflags.remove_opt_out('beta_testers', 'User:1');
 SELECT name FROM modelflags.set_flag('ops_scratch_flag', percentage_of_actors => 5);
 SELECT modelflags.delete_flag('ops_scratch_flag') AS deleted;
 SELECT name, available FROM modelflags.set_provider('anthropic', true);
+-- Definitions as code: a load and a dump.
+SELECT * FROM modelflags.load_definitions('{"providers": [{"name": "bedrock", "available": false}]}',
+                                          note => 'INC-9 bedrock staged');
+SELECT position('name: bedrock' IN modelflags.dump_definitions()) > 0 AS dump_has_bedrock;
 -- alice reads the audit, but cannot write it, nor TRUNCATE a table.
 SELECT count(*) > 0 AS can_read_changes FROM modelflags.changes;
 SELECT r.code AS sqlstate, r.message
