@@ -48,7 +48,11 @@
  * and an actor the filter cannot rule out is confirmed by one index probe.
  * Most calls come from actors not in the set, so they cost a few hashes;
  * 1,000,000 actor gates cost about 1.2 MB of filter, and a rebuild never
- * scans flag_actors as a whole.
+ * scans flag_actors as a whole.  Actor sets live in their own context, keyed
+ * by flag name, and outlive rebuilds: only a change to flag_actors (or a
+ * reset) drops them, so an incident responder's flag flip or provider outage
+ * costs every backend a rebuild of the small tables, not a reload of
+ * millions of actor gates.
  */
 #include "postgres.h"
 
@@ -99,6 +103,17 @@ static MfCache *mf_cache = NULL;
 static bool mf_cache_valid = false;
 static Oid	mf_table_oids[T_COUNT];
 
+/* Actor sets, by flag name; valid until flag_actors changes (see header). */
+static MemoryContext mf_actor_cxt = NULL;
+static MfStrMap mf_actor_map;
+static MfActorSet **mf_actor_list = NULL;
+static int	mf_actor_count = 0;
+static int	mf_actor_cap = 0;
+static bool mf_actors_valid = false;
+
+/* Cache contexts grow in blocks of at most this much, to keep slack small. */
+#define MF_MAX_BLOCK (256 * 1024)
+
 /* The transaction that last answered from mf_cache, and the last one that wrote. */
 static LocalTransactionId mf_answered_lxid = InvalidLocalTransactionId;
 static LocalTransactionId mf_wrote_lxid = InvalidLocalTransactionId;
@@ -119,11 +134,16 @@ mf_relcache_callback(Datum arg, Oid relid)
 	if (relid == InvalidOid)
 	{
 		mf_cache_valid = false;
+		mf_actors_valid = false;
 		return;
 	}
 	for (int i = 0; i < T_COUNT; i++)
 		if (mf_table_oids[i] == relid)
+		{
 			mf_cache_valid = false;
+			if (i == T_FLAG_ACTORS)
+				mf_actors_valid = false;
+		}
 }
 
 void
@@ -243,6 +263,7 @@ typedef struct MfBuild
 	struct MfRawRoute
 	{
 		text	   *feature;
+		int			feature_idx;	/* resolved once, before sorting */
 		int32		position;
 		text	   *flag;
 		text	   *model;
@@ -358,25 +379,14 @@ mf_row_route(void *state, Datum *v, bool *isnull)
 }
 
 /* qsort order of raw routes: by feature index, then position. */
-static int	mf_sort_feature_of_raw(const void *a, const void *b);
-static MfCache *mf_sort_cache;
-
 static int
-mf_raw_feature_index(const struct MfRawRoute *r)
-{
-	return mf_lookup(&mf_sort_cache->feature_map, r->feature);
-}
-
-static int
-mf_sort_feature_of_raw(const void *a, const void *b)
+mf_sort_raw_routes(const void *a, const void *b)
 {
 	const struct MfRawRoute *ra = a;
 	const struct MfRawRoute *rb = b;
-	int			fa = mf_raw_feature_index(ra);
-	int			fb = mf_raw_feature_index(rb);
 
-	if (fa != fb)
-		return fa < fb ? -1 : 1;
+	if (ra->feature_idx != rb->feature_idx)
+		return ra->feature_idx < rb->feature_idx ? -1 : 1;
 	if (ra->position != rb->position)
 		return ra->position < rb->position ? -1 : 1;
 	return 0;
@@ -484,7 +494,7 @@ mf_cache_build(MemoryContext cxt)
 
 	mf_build_table(&b, rels, T_FLAGS, snap, mf_row_flag);
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
-	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet) * Max(c->nflags, 1));
+	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * Max(c->nflags, 1));
 
 	mf_build_table(&b, rels, T_FEATURES, snap, mf_row_feature);
 	mf_map_names(&c->feature_map, cxt, c->nfeatures, mf_feature_name, c);
@@ -498,14 +508,15 @@ mf_cache_build(MemoryContext cxt)
 		table_close(rels[i], NoLock);
 
 	/* Group the routes by feature, in position order, and compile them. */
-	mf_sort_cache = c;
+	for (int i = 0; i < b.nraw; i++)
+		b.raw[i].feature_idx = mf_lookup(&c->feature_map, b.raw[i].feature);
 	if (b.nraw > 1)
-		qsort(b.raw, b.nraw, sizeof(struct MfRawRoute), mf_sort_feature_of_raw);
+		qsort(b.raw, b.nraw, sizeof(struct MfRawRoute), mf_sort_raw_routes);
 	c->routes = MemoryContextAllocZero(cxt, sizeof(MfCacheRoute) * Max(b.nraw, 1));
 	for (int i = 0; i < b.nraw; i++)
 	{
 		struct MfRawRoute *raw = &b.raw[i];
-		int			feature = mf_raw_feature_index(raw);
+		int			feature = raw->feature_idx;
 		MfCacheRoute *r;
 		MfCacheModel *m;
 
@@ -540,7 +551,6 @@ mf_cache_build(MemoryContext cxt)
 			MemoryContextSwitchTo(old);
 		}
 	}
-	mf_sort_cache = NULL;
 
 	/* The core's view of each feature's routes. */
 	for (int f = 0; f < c->nfeatures; f++)
@@ -566,6 +576,22 @@ mf_cache_build(MemoryContext cxt)
 	return c;
 }
 
+/* Drops every actor set (flag_actors changed, or a reset). */
+static void
+mf_actors_reset(void)
+{
+	if (mf_actor_cxt == NULL)
+		mf_actor_cxt = AllocSetContextCreate(CacheMemoryContext, "modelflags actor sets",
+											 ALLOCSET_DEFAULT_MINSIZE, ALLOCSET_DEFAULT_INITSIZE,
+											 MF_MAX_BLOCK);
+	else
+		MemoryContextReset(mf_actor_cxt);
+	mf_strmap_init(&mf_actor_map, 64, mf_cxt_alloc, mf_actor_cxt);
+	mf_actor_list = NULL;
+	mf_actor_count = 0;
+	mf_actor_cap = 0;
+}
+
 void
 MfCacheNoteWrite(void)
 {
@@ -589,9 +615,13 @@ MfCacheGet(void)
 		MfCache    *fresh;
 
 		/* Set first: an invalidation during the build clears it again. */
+		if (!mf_actors_valid)
+			mf_actors_reset();
+		mf_actors_valid = true;
 		mf_cache_valid = true;
 		cxt = AllocSetContextCreate(CacheMemoryContext, "modelflags routing cache",
-									ALLOCSET_DEFAULT_SIZES);
+									ALLOCSET_DEFAULT_MINSIZE, ALLOCSET_DEFAULT_INITSIZE,
+									MF_MAX_BLOCK);
 		PG_TRY();
 		{
 			fresh = mf_cache_build(cxt);
@@ -739,11 +769,11 @@ mf_actor_load_row(void *state, const char *actor, size_t len, bool opt_out)
 	l->n++;
 }
 
-/* Loads flag's actor set into the cache (see the file header). */
-static void
+/* Loads flag's actor set from flag_actors (see the file header). */
+static MfActorSet *
 mf_load_actor_set(MfCache *c, int flag)
 {
-	MfActorSet *set = &c->actor_sets[flag];
+	MfActorSet *set = MemoryContextAllocZero(mf_actor_cxt, sizeof(MfActorSet));
 	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
 												  "modelflags actor load",
 												  ALLOCSET_DEFAULT_SIZES);
@@ -751,16 +781,16 @@ mf_load_actor_set(MfCache *c, int flag)
 	MfActorLoad l;
 
 	memset(&l, 0, sizeof(l));
-	l.cxt = c->cxt;
+	l.cxt = mf_actor_cxt;
 	mf_scan_actors(c, flag, NULL, 0, mf_actor_load_row, &l);
 	MemoryContextSwitchTo(old);
 
 	set->count = (int32) Min(l.n, PG_INT32_MAX);
 	if (l.n <= MF_SMALL_ACTOR_SET)
 	{
-		set->actors = MemoryContextAlloc(c->cxt, sizeof(char *) * Max(l.n, 1));
-		set->lens = MemoryContextAlloc(c->cxt, sizeof(uint32) * Max(l.n, 1));
-		set->opt_out = MemoryContextAlloc(c->cxt, sizeof(bool) * Max(l.n, 1));
+		set->actors = MemoryContextAlloc(mf_actor_cxt, sizeof(char *) * Max(l.n, 1));
+		set->lens = MemoryContextAlloc(mf_actor_cxt, sizeof(uint32) * Max(l.n, 1));
+		set->opt_out = MemoryContextAlloc(mf_actor_cxt, sizeof(bool) * Max(l.n, 1));
 		memcpy(set->actors, l.actors, sizeof(char *) * l.n);
 		memcpy(set->lens, l.lens, sizeof(uint32) * l.n);
 		memcpy(set->opt_out, l.opt_out, sizeof(bool) * l.n);
@@ -769,13 +799,14 @@ mf_load_actor_set(MfCache *c, int flag)
 	{
 		uint64		bits = 64;
 
-		/* The small copies were made in the cache context; give them back. */
+		/* The small copies are not needed for a large set; give them back. */
 		for (int i = 0; i < MF_SMALL_ACTOR_SET; i++)
 			pfree((void *) l.actors[i]);
 		while (bits < (uint64) l.n * 10)
 			bits <<= 1;
 		set->bloom_mask = (uint32) (bits - 1);
-		set->bloom = MemoryContextAllocZero(c->cxt, bits / 8);
+		set->bloom = MemoryContextAllocHuge(mf_actor_cxt, bits / 8);
+		memset(set->bloom, 0, bits / 8);
 		for (int64 i = 0; i < l.n; i++)
 		{
 			uint32		h1 = l.hashes[2 * i];
@@ -789,17 +820,53 @@ mf_load_actor_set(MfCache *c, int flag)
 			}
 		}
 	}
-	set->loaded = true;
-	c->flags[flag].has_actor_rows = l.n > 0 ? 1 : 0;
 	MemoryContextDelete(scratch);
+	return set;
+}
+
+/*
+ * flag's actor set: from this cache, else from the sets kept across rebuilds
+ * (by flag name), else loaded now and kept.
+ */
+static MfActorSet *
+mf_actor_set(MfCache *c, int flag)
+{
+	MfActorSet *set = c->actor_sets[flag];
+	text	   *name = c->flag_names[flag];
+	int32		idx;
+
+	if (set != NULL)
+		return set;
+	if (mf_strmap_get(&mf_actor_map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &idx))
+		set = mf_actor_list[idx];
+	else
+	{
+		char	   *key;
+
+		set = mf_load_actor_set(c, flag);
+		if (mf_actor_count >= mf_actor_cap)
+		{
+			mf_actor_cap = mf_actor_cap ? mf_actor_cap * 2 : 64;
+			mf_actor_list = mf_actor_list
+				? repalloc(mf_actor_list, sizeof(MfActorSet *) * mf_actor_cap)
+				: MemoryContextAlloc(mf_actor_cxt, sizeof(MfActorSet *) * mf_actor_cap);
+		}
+		key = MemoryContextAlloc(mf_actor_cxt, VARSIZE_ANY_EXHDR(name) + 1);
+		memcpy(key, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		key[VARSIZE_ANY_EXHDR(name)] = '\0';
+		mf_actor_list[mf_actor_count] = set;
+		mf_strmap_put(&mf_actor_map, 0, key, VARSIZE_ANY_EXHDR(name), mf_actor_count);
+		mf_actor_count++;
+	}
+	c->actor_sets[flag] = set;
+	c->flags[flag].has_actor_rows = set->count > 0 ? 1 : 0;
+	return set;
 }
 
 bool
 MfCacheFlagHasActors(MfCache *cache, int flag)
 {
-	if (!cache->actor_sets[flag].loaded)
-		mf_load_actor_set(cache, flag);
-	return cache->actor_sets[flag].count > 0;
+	return mf_actor_set(cache, flag)->count > 0;
 }
 
 static void
@@ -811,11 +878,9 @@ mf_probe_row(void *state, const char *actor, size_t len, bool opt_out)
 MfActorGate
 MfCacheActorGate(MfCache *cache, int flag, const char *actor, size_t actor_len)
 {
-	MfActorSet *set = &cache->actor_sets[flag];
+	MfActorSet *set = mf_actor_set(cache, flag);
 	MfActorGate gate = MF_ACTOR_NONE;
 
-	if (!set->loaded)
-		mf_load_actor_set(cache, flag);
 	if (set->count == 0)
 		return MF_ACTOR_NONE;
 	if (set->bloom == NULL)
@@ -843,19 +908,20 @@ modelflags_cache_info(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	Datum		values[7];
 	bool		nulls[7] = {false};
-	int64		loaded = 0;
+	int64		memory = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	if (mf_cache != NULL)
-		for (int i = 0; i < mf_cache->nflags; i++)
-			loaded += mf_cache->actor_sets[i].loaded;
+		memory += MemoryContextMemAllocated(mf_cache->cxt, true);
+	if (mf_actor_cxt != NULL)
+		memory += MemoryContextMemAllocated(mf_actor_cxt, true);
 	values[0] = BoolGetDatum(mf_cache != NULL && mf_cache_valid);
 	values[1] = Int64GetDatum(mf_cache ? mf_cache->builds : 0);
 	values[2] = Int32GetDatum(mf_cache ? mf_cache->nflags : 0);
 	values[3] = Int32GetDatum(mf_cache ? mf_cache->nfeatures : 0);
 	values[4] = Int32GetDatum(mf_cache ? mf_cache->nroutes : 0);
-	values[5] = Int64GetDatum(loaded);
-	values[6] = Int64GetDatum(mf_cache ? (int64) MemoryContextMemAllocated(mf_cache->cxt, true) : 0);
+	values[5] = Int64GetDatum(mf_actors_valid ? mf_actor_count : 0);
+	values[6] = Int64GetDatum(memory);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

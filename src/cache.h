@@ -18,7 +18,6 @@
 /* Actor gates of one flag, loaded the first time the flag needs them. */
 typedef struct MfActorSet
 {
-	bool		loaded;
 	int32		count;			/* flag_actors rows of this flag */
 	/* Small sets (count <= MF_SMALL_ACTOR_SET): the exact rows. */
 	const char **actors;
@@ -76,7 +75,7 @@ typedef struct MfCache
 	MfCacheModel *models;
 	MfFlag	   *flags;			/* core view of each flag */
 	text	  **flag_names;		/* as text datums, for results */
-	MfActorSet *actor_sets;		/* parallel to flags */
+	MfActorSet **actor_sets;	/* parallel to flags; NULL until first used */
 	MfCacheFeature *features;
 	MfCacheRoute *routes;
 	MfStrMap	flag_map;		/* flag name -> index */

@@ -109,7 +109,8 @@ CREATE TRIGGER changes_append_only_truncate BEFORE TRUNCATE ON modelflags.change
 
 DO $$
 DECLARE
-    t text;
+    t  text;
+    ev text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['providers', 'models', 'flags', 'flag_actors', 'features', 'routes'] LOOP
         EXECUTE format('CREATE TRIGGER %1$s_audit_insert AFTER INSERT ON modelflags.%1$s
@@ -123,12 +124,25 @@ BEGIN
                         FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
         EXECUTE format('CREATE TRIGGER %1$s_audit_truncate BEFORE TRUNCATE ON modelflags.%1$s
                         FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
-        EXECUTE format('CREATE TRIGGER %1$s_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-                        ON modelflags.%1$s
+        -- Invalidation, one trigger per event so that it can see the
+        -- transition tables and skip statements that changed no row (a
+        -- DELETE of nothing, a load that found everything as it was).
+        EXECUTE format('CREATE TRIGGER %1$s_invalidate_insert AFTER INSERT ON modelflags.%1$s
+                        REFERENCING NEW TABLE AS new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_invalidate_update AFTER UPDATE ON modelflags.%1$s
+                        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_invalidate_delete AFTER DELETE ON modelflags.%1$s
+                        REFERENCING OLD TABLE AS old_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
+        EXECUTE format('CREATE TRIGGER %1$s_invalidate_truncate AFTER TRUNCATE ON modelflags.%1$s
                         FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
         -- ALWAYS: a logical-replication apply worker (session_replication_role
         -- = replica) must still invalidate the subscriber's caches.  Audit
         -- stays origin-only: the subscriber receives the origin's audit rows.
-        EXECUTE format('ALTER TABLE modelflags.%1$s ENABLE ALWAYS TRIGGER %1$s_invalidate', t);
+        FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+            EXECUTE format('ALTER TABLE modelflags.%1$s ENABLE ALWAYS TRIGGER %1$s_invalidate_%2$s', t, ev);
+        END LOOP;
     END LOOP;
 END $$;

@@ -1,0 +1,57 @@
+--
+-- cache: the compiled routing cache and its actor sets (src/cache.c).
+--
+-- Proves:
+--   - steady state: repeated reads do not rebuild (builds stays put);
+--   - a change to any table rebuilds at the next statement;
+--   - actor sets are loaded lazily, per flag, and survive a rebuild caused by
+--     a change to another table (a failover flip must not reload millions
+--     of actor gates), with answers still right;
+--   - a change to flag_actors drops them, and the new actor is seen;
+--   - large sets (over 32 rows) answer exactly, through the Bloom filter and
+--     the index probe, for members, non-members and opt-outs.
+--
+TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
+         modelflags.flag_actors, modelflags.features, modelflags.routes;
+INSERT INTO modelflags.providers (name) VALUES ('anthropic'), ('vertex_ai');
+INSERT INTO modelflags.models (name, provider) VALUES ('claude', 'anthropic'), ('claude_vertex', 'vertex_ai');
+INSERT INTO modelflags.flags (name) VALUES ('beta_small'), ('beta_big'), ('incident_fail_over_generation_provider');
+INSERT INTO modelflags.flag_actors (flag, actor) SELECT 'beta_small', 'User:' || i FROM generate_series(1, 3) i;
+INSERT INTO modelflags.flag_actors (flag, actor, opt_out)
+    SELECT 'beta_big', 'User:' || i, i % 100 = 0 FROM generate_series(1, 5000) i;
+INSERT INTO modelflags.features (name) VALUES ('code_generations');
+INSERT INTO modelflags.routes (feature, position, flag, model) VALUES
+    ('code_generations', 1, 'incident_fail_over_generation_provider', 'claude_vertex'),
+    ('code_generations', 2, NULL, 'claude');
+
+-- First read builds; later reads in later statements do not.
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+SELECT builds AS b0 FROM modelflags.cache_info() \gset
+SELECT model FROM modelflags.model_for('code_generations', 'User:2');
+SELECT valid, builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+
+-- Actor sets load on first use: one small, one large.
+SELECT modelflags.is_enabled('beta_small', 'User:2') AS small_member,
+       modelflags.is_enabled('beta_small', 'User:9') AS small_other,
+       modelflags.is_enabled('beta_big', 'User:4999') AS big_member,
+       modelflags.is_enabled('beta_big', 'User:5000') AS big_opted_out,
+       modelflags.is_enabled('beta_big', 'User:5001') AS big_other;
+SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+-- Every member and non-member of the large set answers exactly (no false
+-- positive of the Bloom filter gets through the index probe).
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_big', 'User:' || i) <> (i <= 5000 AND i % 100 <> 0)) AS wrong,
+       count(*) FILTER (WHERE modelflags.is_enabled('beta_big', 'User:' || i)) AS enabled
+  FROM generate_series(1, 20000) i;
+
+-- A failover flip rebuilds the cache but keeps the actor sets.
+SELECT name, enabled FROM modelflags.set_flag('incident_fail_over_generation_provider', true);
+SELECT model, gate FROM modelflags.model_for('code_generations', 'User:1');
+SELECT modelflags.is_enabled('beta_big', 'User:4999') AS big_member;
+SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+
+-- A change to flag_actors drops them; the new actor is seen.
+SELECT modelflags.set_actor('beta_big', 'User:77777', true);
+SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+SELECT modelflags.is_enabled('beta_big', 'User:77777') AS new_member,
+       modelflags.is_enabled('beta_small', 'User:3') AS small_member;
+SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
