@@ -383,6 +383,8 @@ modelflags_model_for(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	bool		nulls[7] = {false, false, false, false, false, false, false};
 	text	   *gate_text;
+	HeapTuple	tuple;
+	Oid			rettype;
 
 	mf_actor_arg(fcinfo, 1, false, &call);
 	mf_call_init(&call);
@@ -409,7 +411,20 @@ modelflags_model_for(PG_FUNCTION_ARGS)
 	nulls[4] = (gate_text == NULL);
 	values[5] = Int32GetDatum(r->position);
 	values[6] = Int32GetDatum(skipped);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(mf_model_for_desc(), values, nulls)));
+	tuple = heap_form_tuple(mf_model_for_desc(), values, nulls);
+
+	/*
+	 * The descriptor is an anonymous record of the same shape as
+	 * modelflags.model_choice (built once, no catalog lookup per call); stamp
+	 * the datum with the declared type so that stored values carry it.
+	 */
+	rettype = get_fn_expr_rettype(fcinfo->flinfo);
+	if (OidIsValid(rettype) && rettype != RECORDOID)
+	{
+		HeapTupleHeaderSetTypeId(tuple->t_data, rettype);
+		HeapTupleHeaderSetTypMod(tuple->t_data, -1);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
 
 /*

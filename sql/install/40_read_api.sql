@@ -27,11 +27,22 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION modelflags.rollout_pct(text, text) IS
     'position of actor in flag''s percentage-of-actors rollout, in [0, 100): in at p exactly when rollout_pct < p';
 
-CREATE FUNCTION modelflags.model_for(feature text, actor text DEFAULT NULL,
-                                     OUT model text, OUT provider text, OUT params jsonb,
-                                     OUT flag text, OUT gate text, OUT "position" integer,
-                                     OUT skipped integer)
-RETURNS record
+-- model_for's answer.  A named type rather than OUT parameters: the executor
+-- then finds the row type in the type cache instead of rebuilding it from
+-- pg_proc on every execution (about 3% of a prepared SELECT * FROM model_for).
+CREATE TYPE modelflags.model_choice AS (
+    model      text,
+    provider   text,
+    params     jsonb,
+    flag       text,
+    gate       text,
+    "position" integer,
+    skipped    integer
+);
+COMMENT ON TYPE modelflags.model_choice IS 'the answer of model_for';
+
+CREATE FUNCTION modelflags.model_for(feature text, actor text DEFAULT NULL)
+RETURNS modelflags.model_choice
 AS 'MODULE_PATHNAME', 'modelflags_model_for'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION modelflags.model_for(text, text) IS
