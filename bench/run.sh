@@ -30,17 +30,7 @@ PGBIN=/usr/lib/postgresql/15/bin
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 if [ -z "${MODELFLAGS_BENCH_INSIDE:-}" ]; then
-    pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-common libcjson-dev libyaml-dev make gcc)
-    missing=()
-    for p in "${pkgs[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "installing: ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    bash test/install-deps.sh          # the suite's installer: one list of packages
     log "building and installing the extension"
     make -s >/tmp/modelflags-bench-build.log 2>&1 && make -s install >>/tmp/modelflags-bench-build.log 2>&1 \
         || { cat /tmp/modelflags-bench-build.log >&2; exit 1; }
