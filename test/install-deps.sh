@@ -2,8 +2,8 @@
 # Installs what building and testing modelflags needs on Debian 12, if missing.
 # Safe to run repeatedly; runs apt-get only when a package is absent.
 set -euo pipefail
-pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-contrib-15 libcjson-dev libyaml-dev
-      ruby-flipper clang libclang-rt-14-dev make gcc)
+pkgs=(postgresql-15 postgresql-server-dev-15 libcjson-dev libyaml-dev
+      ruby-flipper clang libclang-rt-14-dev valgrind make gcc)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
