@@ -44,11 +44,6 @@
 #include "definitions.h"
 #include "strmap.h"
 
-#if defined(__GNUC__)
-#define DEF_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define DEF_PRINTF(f, a)
-#endif
 
 #define ARENA_CHUNK			(64 * 1024)
 #define ARENA_MAX_TOTAL		((size_t) 256 * 1024 * 1024)
@@ -440,8 +435,6 @@ doc_quote(DefDocument *doc, const char *s, size_t len)
 
 static bool doc_add_error(DefDocument *doc, DefErrorKind kind, int line, int column,
 						  const char *path, const char *hint, const char *fmt, va_list ap) DEF_PRINTF(7, 0);
-static bool doc_error(DefDocument *doc, DefErrorKind kind, const DefSite *site,
-					  const char *hint, const char *fmt,...) DEF_PRINTF(5, 6);
 
 /* Appends an error to doc; false if the error list is full. */
 static bool
@@ -462,8 +455,8 @@ doc_add_error(DefDocument *doc, DefErrorKind kind, int line, int column,
 	return doc->nerrors < DEF_MAX_ERRORS;
 }
 
-static bool
-doc_error(DefDocument *doc, DefErrorKind kind, const DefSite *site,
+bool
+def_error(DefDocument *doc, DefErrorKind kind, const DefSite *site,
 		  const char *hint, const char *fmt,...)
 {
 	va_list		ap;
@@ -3232,7 +3225,7 @@ def_parse(const char *text, size_t len)
 	if (P == NULL)
 	{
 		doc->oom = true;
-		doc_error(doc, DEF_ERR_MEMORY, NULL, NULL, "out of memory while reading definitions");
+		def_error(doc, DEF_ERR_MEMORY, NULL, NULL, "out of memory while reading definitions");
 		return doc;
 	}
 	P->doc = doc;
@@ -3276,7 +3269,7 @@ def_check_references(DefDocument **docs, int ndocs)
 
 			if (m->name && m->provider && !defined_in(docs, ndocs, DEF_TABLE_PROVIDERS, m->provider))
 			{
-				doc_error(doc, DEF_ERR_REFERENCE, &m->provider_site,
+				def_error(doc, DEF_ERR_REFERENCE, &m->provider_site,
 						  "Define it under providers:, or lint it together with the file that does.",
 						  "unknown provider %s", doc_quote(doc, m->provider, strlen(m->provider)));
 				added++;
@@ -3292,14 +3285,14 @@ def_check_references(DefDocument **docs, int ndocs)
 
 				if (r->model && !defined_in(docs, ndocs, DEF_TABLE_MODELS, r->model))
 				{
-					doc_error(doc, DEF_ERR_REFERENCE, &r->model_site,
+					def_error(doc, DEF_ERR_REFERENCE, &r->model_site,
 							  "Define it under models: (or in models.yml), or lint it together with the file that does.",
 							  "unknown model %s", doc_quote(doc, r->model, strlen(r->model)));
 					added++;
 				}
 				if (r->flag && !defined_in(docs, ndocs, DEF_TABLE_FLAGS, r->flag))
 				{
-					doc_error(doc, DEF_ERR_REFERENCE, &r->flag_site,
+					def_error(doc, DEF_ERR_REFERENCE, &r->flag_site,
 							  "Define it under flags: (or in config/feature_flags/), or lint it together with the file that does.",
 							  "unknown flag %s", doc_quote(doc, r->flag, strlen(r->flag)));
 					added++;

@@ -342,6 +342,18 @@ extern char *def_strdup(DefDocument *doc, const char *s);
 extern DefProvider *def_add_provider(DefDocument *doc, const char *name);
 extern DefModel *def_add_model(DefDocument *doc, const char *name);
 extern DefFlag *def_add_flag(DefDocument *doc, const char *name);
+#if defined(__GNUC__)
+#define DEF_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define DEF_PRINTF(f, a)
+#endif
+
+/*
+ * Appends an error at site (line, column and path; NULL for none) with an
+ * optional hint; false once the error list is full.
+ */
+extern bool def_error(DefDocument *doc, DefErrorKind kind, const DefSite *site,
+					  const char *hint, const char *fmt,...) DEF_PRINTF(5, 6);
 extern DefFeature *def_add_feature(DefDocument *doc, const char *name);
 extern DefRoute *def_add_route(DefDocument *doc, DefFeature *feature);
 extern DefActor *def_add_actor(DefDocument *doc, DefFlag *flag, const char *actor,

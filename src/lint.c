@@ -153,20 +153,15 @@ check_gitlab_flag_path(LintFile *lf)
 	snprintf(expect, sizeof(expect), "%s.yml", f->name);
 	if (strcmp(base, expect) != 0)
 	{
-		DefError   *e;
+		DefSite		site = {f->site.line, f->site.column, "name"};
+		char		hint[256];
 
-		if (doc->nerrors >= DEF_MAX_ERRORS)
-			return;
-		e = &doc->errors[doc->nerrors++];
-		memset(e, 0, sizeof(*e));
-		e->kind = DEF_ERR_VALUE;
-		e->line = f->site.line;
-		e->column = f->site.column;
-		snprintf(e->path, sizeof(e->path), "name");
-		snprintf(e->message, sizeof(e->message),
-				 "flag \"%.200s\" is defined in a file named \"%.*s\"", f->name, (int) (blen > 200 ? 200 : blen), base);
-		snprintf(e->hint, sizeof(e->hint),
+		snprintf(hint, sizeof(hint),
 				 "GitLab requires config/feature_flags/<type>/<name>.yml: name it %.180s.", expect);
+		if (!def_error(doc, DEF_ERR_VALUE, &site, hint,
+					   "flag \"%.200s\" is defined in a file named \"%.*s\"",
+					   f->name, (int) (blen > 200 ? 200 : blen), base))
+			return;
 	}
 	if (f->type)
 	{
@@ -182,21 +177,12 @@ check_gitlab_flag_path(LintFile *lf)
 			if ((size_t) (dir_end - dir) != strlen(f->type) ||
 				strncmp(dir, f->type, dir_end - dir) != 0)
 			{
-				DefError   *e;
+				DefSite		site = {f->site.line, f->site.column, "type"};
 
-				if (doc->nerrors >= DEF_MAX_ERRORS)
-					return;
-				e = &doc->errors[doc->nerrors++];
-				memset(e, 0, sizeof(*e));
-				e->kind = DEF_ERR_VALUE;
-				e->line = f->site.line;
-				e->column = f->site.column;
-				snprintf(e->path, sizeof(e->path), "type");
-				snprintf(e->message, sizeof(e->message),
-						 "flag \"%.200s\" of type \"%.40s\" is not in a directory named \"%.40s\"",
-						 f->name, f->type, f->type);
-				snprintf(e->hint, sizeof(e->hint),
-						 "GitLab requires config/feature_flags/<type>/<name>.yml.");
+				def_error(doc, DEF_ERR_VALUE, &site,
+						  "GitLab requires config/feature_flags/<type>/<name>.yml.",
+						  "flag \"%.200s\" of type \"%.40s\" is not in a directory named \"%.40s\"",
+						  f->name, f->type, f->type);
 			}
 		}
 	}
