@@ -173,26 +173,22 @@ mf_attnum(Relation rel, const char *column)
 	return attnum;
 }
 
-/* A text datum copied into the cache context, with its 4-byte header. */
-static text *
-mf_copy_text(MemoryContext cxt, Datum d)
+/*
+ * A varlena datum (text, jsonb) detoasted and copied into the cache context,
+ * with a 4-byte header, so VARDATA/VARSIZE work on it.
+ */
+static void *
+mf_copy_varlena(MemoryContext cxt, Datum d)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	text	   *t = DatumGetTextPCopy(d);
+	struct varlena *copy = PG_DETOAST_DATUM_COPY(d);
 
 	MemoryContextSwitchTo(old);
-	return t;
+	return copy;
 }
 
-static Jsonb *
-mf_copy_jsonb(MemoryContext cxt, Datum d)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Jsonb	   *j = DatumGetJsonbPCopy(d);
-
-	MemoryContextSwitchTo(old);
-	return j;
-}
+#define mf_copy_text(cxt, d) ((text *) mf_copy_varlena((cxt), (d)))
+#define mf_copy_jsonb(cxt, d) ((Jsonb *) mf_copy_varlena((cxt), (d)))
 
 /* percentage_of_actors as Flipper's rollout cutoff (see rollout.h); -1 = NULL. */
 static int32

@@ -107,42 +107,34 @@ CREATE TRIGGER changes_append_only BEFORE UPDATE OR DELETE ON modelflags.changes
 CREATE TRIGGER changes_append_only_truncate BEFORE TRUNCATE ON modelflags.changes
     FOR EACH STATEMENT EXECUTE FUNCTION modelflags._changes_append_only();
 
+-- Per table and event: the audit trigger, and the invalidation trigger, each
+-- with the statement's transition tables (so that the invalidation can skip
+-- a statement that changed no row).  TRUNCATE has no transition table: its
+-- audit runs BEFORE and reads the rows about to go.  The invalidation is
+-- ENABLE ALWAYS: a logical-replication apply worker (session_replication_role
+-- = replica) must still invalidate the subscriber's caches, while audit stays
+-- origin-only (the subscriber receives the origin's audit rows).
 DO $$
 DECLARE
     t  text;
-    ev text;
+    ev record;
 BEGIN
     FOREACH t IN ARRAY ARRAY['providers', 'models', 'flags', 'flag_actors', 'features', 'routes'] LOOP
-        EXECUTE format('CREATE TRIGGER %1$s_audit_insert AFTER INSERT ON modelflags.%1$s
-                        REFERENCING NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
-        EXECUTE format('CREATE TRIGGER %1$s_audit_update AFTER UPDATE ON modelflags.%1$s
-                        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
-        EXECUTE format('CREATE TRIGGER %1$s_audit_delete AFTER DELETE ON modelflags.%1$s
-                        REFERENCING OLD TABLE AS old_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
-        EXECUTE format('CREATE TRIGGER %1$s_audit_truncate BEFORE TRUNCATE ON modelflags.%1$s
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()', t);
-        -- Invalidation, one trigger per event so that it can see the
-        -- transition tables and skip statements that changed no row (a
-        -- DELETE of nothing, a load that found everything as it was).
-        EXECUTE format('CREATE TRIGGER %1$s_invalidate_insert AFTER INSERT ON modelflags.%1$s
-                        REFERENCING NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
-        EXECUTE format('CREATE TRIGGER %1$s_invalidate_update AFTER UPDATE ON modelflags.%1$s
-                        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
-        EXECUTE format('CREATE TRIGGER %1$s_invalidate_delete AFTER DELETE ON modelflags.%1$s
-                        REFERENCING OLD TABLE AS old_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
-        EXECUTE format('CREATE TRIGGER %1$s_invalidate_truncate AFTER TRUNCATE ON modelflags.%1$s
-                        FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()', t);
-        -- ALWAYS: a logical-replication apply worker (session_replication_role
-        -- = replica) must still invalidate the subscriber's caches.  Audit
-        -- stays origin-only: the subscriber receives the origin's audit rows.
-        FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-            EXECUTE format('ALTER TABLE modelflags.%1$s ENABLE ALWAYS TRIGGER %1$s_invalidate_%2$s', t, ev);
+        FOR ev IN
+            SELECT * FROM (VALUES
+                ('insert', 'INSERT', 'REFERENCING NEW TABLE AS new_rows', 'AFTER'),
+                ('update', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows', 'AFTER'),
+                ('delete', 'DELETE', 'REFERENCING OLD TABLE AS old_rows', 'AFTER'),
+                ('truncate', 'TRUNCATE', '', 'BEFORE')) AS e (suffix, event, referencing, audit_timing)
+        LOOP
+            EXECUTE format('CREATE TRIGGER %1$s_audit_%2$s %5$s %3$s ON modelflags.%1$s %4$s
+                            FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()',
+                           t, ev.suffix, ev.event, ev.referencing, ev.audit_timing);
+            EXECUTE format('CREATE TRIGGER %1$s_invalidate_%2$s AFTER %3$s ON modelflags.%1$s %4$s
+                            FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()',
+                           t, ev.suffix, ev.event, ev.referencing);
+            EXECUTE format('ALTER TABLE modelflags.%1$s ENABLE ALWAYS TRIGGER %1$s_invalidate_%2$s',
+                           t, ev.suffix);
         END LOOP;
     END LOOP;
 END $$;
