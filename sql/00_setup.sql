@@ -71,3 +71,37 @@ SELECT (SELECT count(*) FROM modelflags.providers) AS providers,
        (SELECT count(*) FROM modelflags.features) AS features,
        (SELECT count(*) FROM modelflags.routes) AS routes,
        (SELECT count(*) FROM modelflags.changes) AS changes;
+
+-- Probes the later test files share (pg_regress runs each file in its own
+-- session, so they live in a schema, not in pg_temp; outside the extension,
+-- so DROP EXTENSION in reinstall.sql leaves them).
+CREATE SCHEMA regress_util;
+GRANT USAGE ON SCHEMA regress_util TO PUBLIC;
+
+-- Runs one statement as the current role and returns its SQLSTATE ('00000'
+-- when it succeeded) and message, cut to 200 bytes; always rolls back, so a
+-- probe changes nothing.
+CREATE FUNCTION regress_util.try(stmt text, OUT code text, OUT message text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    -- Undo what a successful statement did: raise and catch our own error.
+    RAISE EXCEPTION 'ok' USING ERRCODE = 'MFOK0';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+    IF code = 'MFOK0' THEN
+        code := '00000';
+    ELSIF octet_length(message) > 200 THEN
+        message := left(message, 200) || format('... (%s bytes)', octet_length(message));
+    END IF;
+END $$;
+
+-- Row counts of every table and of the audit, to show nothing was half-applied.
+CREATE FUNCTION regress_util.counts() RETURNS text
+LANGUAGE sql AS $$
+SELECT format('providers=%s models=%s flags=%s flag_actors=%s features=%s routes=%s changes=%s',
+              (SELECT count(*) FROM modelflags.providers), (SELECT count(*) FROM modelflags.models),
+              (SELECT count(*) FROM modelflags.flags), (SELECT count(*) FROM modelflags.flag_actors),
+              (SELECT count(*) FROM modelflags.features), (SELECT count(*) FROM modelflags.routes),
+              (SELECT count(*) FROM modelflags.changes))
+$$;

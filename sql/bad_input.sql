@@ -3,7 +3,7 @@
 -- SQLSTATE and a lowercase message naming the offending value; nothing is
 -- half-applied; no input of any size or shape crashes the backend.
 --
--- Each case runs through pg_temp.try(), which executes one statement in a
+-- Each case runs through regress_util.try(), which executes one statement in a
 -- subtransaction it always rolls back, and returns the SQLSTATE and message
 -- ('00000' and 'ok' if it succeeded), so a table of (case, sqlstate,
 -- message) is the expected output and no case sees another's effects.
@@ -25,30 +25,6 @@
 TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
          modelflags.flag_actors, modelflags.features, modelflags.routes;
 
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    -- Undo what a successful statement did: raise and catch our own error.
-    RAISE EXCEPTION 'ok' USING ERRCODE = 'MFOK0';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-    IF code = 'MFOK0' THEN
-        code := '00000';
-    ELSIF octet_length(message) > 200 THEN
-        message := left(message, 200) || format('... (%s bytes)', octet_length(message));
-    END IF;
-END $$;
-
--- Counts of every table and of the audit, to show nothing was half-applied.
-CREATE FUNCTION pg_temp.counts() RETURNS text
-LANGUAGE sql AS $$
-SELECT format('providers=%s models=%s flags=%s flag_actors=%s features=%s routes=%s changes=%s',
-              (SELECT count(*) FROM modelflags.providers), (SELECT count(*) FROM modelflags.models),
-              (SELECT count(*) FROM modelflags.flags), (SELECT count(*) FROM modelflags.flag_actors),
-              (SELECT count(*) FROM modelflags.features), (SELECT count(*) FROM modelflags.routes),
-              (SELECT count(*) FROM modelflags.changes))
-$$;
 
 -- A small valid configuration for the cases to collide with.
 INSERT INTO modelflags.providers (name) VALUES ('anthropic');
@@ -59,7 +35,7 @@ INSERT INTO modelflags.flags (name, enabled) VALUES ('real_flag', false);
 INSERT INTO modelflags.flag_actors (flag, actor) VALUES ('real_flag', 'User:1');
 INSERT INTO modelflags.routes (feature, position, flag, model)
 VALUES ('duo_chat', 0, 'real_flag', 'claude_sonnet_4_20250514'), ('duo_chat', 1, NULL, 'claude_sonnet_4_20250514');
-SELECT pg_temp.counts() AS before \gset
+SELECT regress_util.counts() AS before \gset
 
 --
 -- NULLs.  A NULL actor is "no actor" for the read functions (not an error);
@@ -99,7 +75,7 @@ SELECT c.what, r.code AS sqlstate, r.message
     (30, 'INSERT routes model NULL', $q$INSERT INTO modelflags.routes (feature, position, model) VALUES ('duo_chat', 5, NULL)$q$),
     (31, 'INSERT routes params NULL', $q$INSERT INTO modelflags.routes (feature, position, model, params) VALUES ('duo_chat', 5, 'claude_sonnet_4_20250514', NULL)$q$),
     (32, 'UPDATE models params NULL', $q$UPDATE modelflags.models SET params = NULL$q$)
-  ) AS c (n, what, stmt), LATERAL pg_temp.try(c.stmt) AS r
+  ) AS c (n, what, stmt), LATERAL regress_util.try(c.stmt) AS r
  ORDER BY c.n;
 
 -- A NULL actor is no actor, for every read function that takes one.
@@ -125,7 +101,7 @@ SELECT c.what, r.code AS sqlstate, r.message
     (12, 'INSERT models ''''', $q$INSERT INTO modelflags.models (name, provider) VALUES ('', 'anthropic')$q$),
     (13, 'INSERT features ''''', $q$INSERT INTO modelflags.features (name) VALUES ('')$q$),
     (14, 'INSERT flag_actors actor ''''', $q$INSERT INTO modelflags.flag_actors (flag, actor) VALUES ('real_flag', '')$q$)
-  ) AS c (n, what, stmt), LATERAL pg_temp.try(c.stmt) AS r
+  ) AS c (n, what, stmt), LATERAL regress_util.try(c.stmt) AS r
  ORDER BY c.n;
 
 -- Invalid flag names, through every path that takes one: the read
@@ -137,11 +113,11 @@ SELECT b.name, r1.code AS is_enabled, r2.code AS rollout_pct, r3.code AS set_fla
                (5, 'double__underscore'), (6, 'dash-flag'), (7, 'dot.flag'), (8, 'fläg'),
                (9, 'emoji_🚀'), (10, 'x''; DROP TABLE modelflags.flags; --'),
                (11, 'tab' || chr(9) || 'flag'), (12, 'new' || chr(10) || 'line')) AS b (n, name),
-       LATERAL pg_temp.try(format('SELECT modelflags.is_enabled(%L)', b.name)) AS r1,
-       LATERAL pg_temp.try(format('SELECT modelflags.rollout_pct(%L, %L)', b.name, 'User:1')) AS r2,
-       LATERAL pg_temp.try(format('SELECT modelflags.set_flag(%L, true)', b.name)) AS r3,
-       LATERAL pg_temp.try(format('SELECT modelflags.set_actor(%L, %L, true)', b.name, 'User:1')) AS r4,
-       LATERAL pg_temp.try(format('INSERT INTO modelflags.flags (name) VALUES (%L)', b.name)) AS r5
+       LATERAL regress_util.try(format('SELECT modelflags.is_enabled(%L)', b.name)) AS r1,
+       LATERAL regress_util.try(format('SELECT modelflags.rollout_pct(%L, %L)', b.name, 'User:1')) AS r2,
+       LATERAL regress_util.try(format('SELECT modelflags.set_flag(%L, true)', b.name)) AS r3,
+       LATERAL regress_util.try(format('SELECT modelflags.set_actor(%L, %L, true)', b.name, 'User:1')) AS r4,
+       LATERAL regress_util.try(format('INSERT INTO modelflags.flags (name) VALUES (%L)', b.name)) AS r5
  ORDER BY b.n;
 -- The injection string was only ever a value.
 SELECT to_regclass('modelflags.flags') IS NOT NULL AS flags_table_still_there;
@@ -151,10 +127,10 @@ SELECT b.name, r1.code AS provider, r2.code AS model, r3.code AS feature,
        r4.code AS model_for, r4.message AS model_for_message
   FROM (VALUES (1, 'Anthropic'), (2, 'vertex ai'), (3, '-leading'), (4, 'trailing.'), (5, 'a..b'),
                (6, 'ünicode'), (7, 'x''); DROP TABLE modelflags.routes; --')) AS b (n, name),
-       LATERAL pg_temp.try(format('INSERT INTO modelflags.providers (name) VALUES (%L)', b.name)) AS r1,
-       LATERAL pg_temp.try(format('INSERT INTO modelflags.models (name, provider) VALUES (%L, %L)', b.name, 'anthropic')) AS r2,
-       LATERAL pg_temp.try(format('INSERT INTO modelflags.features (name) VALUES (%L)', b.name)) AS r3,
-       LATERAL pg_temp.try(format('SELECT modelflags.model_for(%L)', b.name)) AS r4
+       LATERAL regress_util.try(format('INSERT INTO modelflags.providers (name) VALUES (%L)', b.name)) AS r1,
+       LATERAL regress_util.try(format('INSERT INTO modelflags.models (name, provider) VALUES (%L, %L)', b.name, 'anthropic')) AS r2,
+       LATERAL regress_util.try(format('INSERT INTO modelflags.features (name) VALUES (%L)', b.name)) AS r3,
+       LATERAL regress_util.try(format('SELECT modelflags.model_for(%L)', b.name)) AS r4
  ORDER BY b.n;
 
 --
@@ -199,7 +175,7 @@ SELECT c.what, r.code AS sqlstate, r.message
     (32, 'INSERT flag_actors 5 MB flag', $q$INSERT INTO modelflags.flag_actors (flag, actor) VALUES (repeat('f', 5 * 1024 * 1024), 'User:1')$q$),
     (33, 'UPDATE routes 5 MB params', $q$UPDATE modelflags.routes SET params = jsonb_build_object('system', repeat('s', 5 * 1024 * 1024)) WHERE position = 1$q$),
     (34, 'set_flag(flag, note => 5 MB)', $q$SELECT modelflags.set_flag('real_flag', true, note => repeat('n', 5 * 1024 * 1024))$q$)
-  ) AS c (n, what, stmt), LATERAL pg_temp.try(c.stmt) AS r
+  ) AS c (n, what, stmt), LATERAL regress_util.try(c.stmt) AS r
  ORDER BY c.n;
 
 --
@@ -210,10 +186,10 @@ SELECT b.value, r1.code AS set_flag_actors, r2.code AS set_flag_time, r3.code AS
   FROM (VALUES (1, '''NaN'''), (2, '''Infinity'''), (3, '''-Infinity'''), (4, '-0.001'), (5, '100.001'),
                (6, '-1'), (7, '101'), (8, '1e1000'), (9, '-1e1000'), (10, '12.3456'), (11, '0.0001'),
                (12, '99.9999'), (13, '''1e100000''')) AS b (n, value),
-       LATERAL pg_temp.try(format('SELECT modelflags.set_flag(%L, percentage_of_actors => %s)', 'real_flag', b.value)) AS r1,
-       LATERAL pg_temp.try(format('SELECT modelflags.set_flag(%L, percentage_of_time => %s)', 'real_flag', b.value)) AS r2,
-       LATERAL pg_temp.try(format('UPDATE modelflags.flags SET percentage_of_actors = %s WHERE name = %L', b.value, 'real_flag')) AS r3,
-       LATERAL pg_temp.try(format('INSERT INTO modelflags.flags (name, percentage_of_time) VALUES (%L, %s)', 'pct_flag', b.value)) AS r4
+       LATERAL regress_util.try(format('SELECT modelflags.set_flag(%L, percentage_of_actors => %s)', 'real_flag', b.value)) AS r1,
+       LATERAL regress_util.try(format('SELECT modelflags.set_flag(%L, percentage_of_time => %s)', 'real_flag', b.value)) AS r2,
+       LATERAL regress_util.try(format('UPDATE modelflags.flags SET percentage_of_actors = %s WHERE name = %L', b.value, 'real_flag')) AS r3,
+       LATERAL regress_util.try(format('INSERT INTO modelflags.flags (name, percentage_of_time) VALUES (%L, %s)', 'pct_flag', b.value)) AS r4
  ORDER BY b.n;
 -- ... while the edges are accepted (and -0 is 0).
 SELECT c.what, r.code AS sqlstate, r.message
@@ -223,7 +199,7 @@ SELECT c.what, r.code AS sqlstate, r.message
     (3, 'percentage_of_actors 100.000', $q$UPDATE modelflags.flags SET percentage_of_actors = 100.000 WHERE name = 'real_flag'$q$),
     (4, 'percentage_of_time -0', $q$UPDATE modelflags.flags SET percentage_of_time = '-0' WHERE name = 'real_flag'$q$),
     (5, 'percentage 12.3450 (4 digits, 3 decimals)', $q$UPDATE modelflags.flags SET percentage_of_time = 12.3450 WHERE name = 'real_flag'$q$)
-  ) AS c (n, what, stmt), LATERAL pg_temp.try(c.stmt || ' RETURNING 1') AS r
+  ) AS c (n, what, stmt), LATERAL regress_util.try(c.stmt || ' RETURNING 1') AS r
  ORDER BY c.n;
 
 --
@@ -235,14 +211,14 @@ SELECT b.params, r1.code AS model, r2.code AS route, r1.message AS model_message
                (9, '{"max_tokens": 1.5}'), (10, '{"max_tokens": "100"}'), (11, '{"max_retries": null}'),
                (12, '{"model": 5}'), (13, '{"stop": 5}'), (14, '{"direct_access": "no"}'),
                (15, '{"timeout": []}'), (16, '{"top_p": {}}'), (17, '{')) AS b (n, params),
-       LATERAL pg_temp.try(format('INSERT INTO modelflags.models (name, provider, params) VALUES (%L, %L, %L)',
+       LATERAL regress_util.try(format('INSERT INTO modelflags.models (name, provider, params) VALUES (%L, %L, %L)',
                                   'm' || b.n, 'anthropic', b.params)) AS r1,
-       LATERAL pg_temp.try(format('UPDATE modelflags.routes SET params = %L WHERE feature = %L AND position = 1',
+       LATERAL regress_util.try(format('UPDATE modelflags.routes SET params = %L WHERE feature = %L AND position = 1',
                                   b.params, 'duo_chat')) AS r2
  ORDER BY b.n;
 -- Good params, unknown keys included, are accepted.
 SELECT r.code AS sqlstate, r.message
-  FROM pg_temp.try($q$INSERT INTO modelflags.models (name, provider, params) VALUES ('good_params', 'anthropic',
+  FROM regress_util.try($q$INSERT INTO modelflags.models (name, provider, params) VALUES ('good_params', 'anthropic',
        '{"model": "x", "temperature": 0, "top_p": 0.9, "timeout": 30.5, "max_tokens": 4096, "max_retries": 0,
          "top_k": 40, "stop": ["</new_code>"], "direct_access": false, "vertex_location": "global", "nested": {"a": [1]}}')$q$) AS r;
 
@@ -268,11 +244,11 @@ SELECT c.what, r.code AS sqlstate, r.message
     (15, 'set_provider(unknown)', $q$SELECT modelflags.set_provider('no_such_provider', false)$q$),
     (16, 'set_actor for an opted-out actor', $q$SELECT modelflags.opt_out('real_flag', 'User:9'); SELECT modelflags.set_actor('real_flag', 'User:9', true)$q$),
     (17, 'set_flag true and a percentage', $q$SELECT modelflags.set_flag('real_flag', true, 50)$q$)
-  ) AS c (n, what, stmt), LATERAL pg_temp.try(c.stmt) AS r
+  ) AS c (n, what, stmt), LATERAL regress_util.try(c.stmt) AS r
  ORDER BY c.n;
 
 -- Nothing above was applied: every table and the audit are as before.
-SELECT pg_temp.counts() = :'before' AS unchanged;
+SELECT regress_util.counts() = :'before' AS unchanged;
 
 --
 -- Statements, not subtransactions: one bad row fails the whole statement,
@@ -290,7 +266,7 @@ SELECT modelflags.set_actor('created_then_failed', repeat('x', 1025), true);
 \echo sqlstate :SQLSTATE
 SELECT modelflags.set_flag('created_then_failed', percentage_of_actors => 'NaN');
 \echo sqlstate :SQLSTATE
-SELECT pg_temp.counts() = :'before' AS unchanged;
+SELECT regress_util.counts() = :'before' AS unchanged;
 
 -- Accepted although large: a 5 MB note, description and params value are
 -- stored whole, audited, and served; the backend survives.

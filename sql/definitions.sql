@@ -44,15 +44,6 @@ EXCEPTION WHEN OTHERS THEN
     RETURN st || ' ' || msg || coalesce(' | ' || nullif(det, ''), '') || coalesce(' | ' || nullif(hnt, ''), '');
 END $$;
 
--- Rows in the configuration tables and in the audit, to show nothing moved.
-CREATE FUNCTION pg_temp.counts() RETURNS text
-LANGUAGE sql AS $$
-SELECT format('providers %s, models %s, flags %s, actors %s, features %s, routes %s, changes %s',
-              (SELECT count(*) FROM modelflags.providers), (SELECT count(*) FROM modelflags.models),
-              (SELECT count(*) FROM modelflags.flags), (SELECT count(*) FROM modelflags.flag_actors),
-              (SELECT count(*) FROM modelflags.features), (SELECT count(*) FROM modelflags.routes),
-              (SELECT count(*) FROM modelflags.changes))
-$$;
 
 --
 -- Our format: the GitLab Duo example
@@ -196,7 +187,7 @@ models: []', prune => true);
 -- Bad and hostile documents: SQLSTATE, message, line:column and path;
 -- nothing applied.
 --
-SELECT pg_temp.counts() AS before \gset
+SELECT regress_util.counts() AS before \gset
 SELECT pg_temp.try_load(d) AS result FROM (VALUES
   -- syntax
   ($$providers:
@@ -240,7 +231,7 @@ c: {<<: *x}$$),
 ---
 b: 2')
 ) AS t(d);
-SELECT pg_temp.counts() = :'before' AS nothing_applied;
+SELECT regress_util.counts() = :'before' AS nothing_applied;
 
 -- Limits: alias bombs, deep nesting, size, node count.
 SELECT pg_temp.try_load($$
@@ -265,7 +256,7 @@ SELECT pg_temp.try_load('[' || repeat('0,', 1500000) || '0]') AS three_megabytes
 SELECT pg_temp.try_load('[' || repeat('[' || repeat('0,', 49999) || '0],', 11) || '0]') AS too_many_nodes;
 SELECT pg_temp.try_load('{"a": [' || repeat('1,', 200000) || '1]}') AS too_many_items;
 SELECT pg_temp.try_load('a: 1234567890123456789012345678901234567890123456789012345678901234567890') AS long_number;
-SELECT pg_temp.counts() = :'before' AS nothing_applied;
+SELECT regress_util.counts() = :'before' AS nothing_applied;
 
 -- All or nothing: an error in the last definition leaves the first unapplied.
 SELECT pg_temp.try_load($$
@@ -273,7 +264,7 @@ providers: [{name: brand_new_provider}]
 models: [{name: brand_new_model, provider: brand_new_provider}]
 features: [{name: brand_new_feature, routes: [{model: brand_new_model}, {model: missing_model}]}]
 $$);
-SELECT pg_temp.counts() = :'before' AS nothing_applied;
+SELECT regress_util.counts() = :'before' AS nothing_applied;
 
 -- Errors as psql shows them.
 SELECT * FROM modelflags.load_definitions('features: [{name: f, routes: [{model: no_such_model}]}]');

@@ -28,20 +28,8 @@ DROP ROLE IF EXISTS alice;
 DROP ROLE IF EXISTS modelflags_ops;
 RESET client_min_messages;
 
--- Runs one statement as the current role and returns its SQLSTATE ('00000'
--- when it succeeded); always rolls back, so probes change nothing.
+-- A schema the reader may create tables in (for the forged-audit probe).
 CREATE SCHEMA regress_probe;
-CREATE FUNCTION regress_probe.try(stmt text, OUT code text, OUT message text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    RAISE EXCEPTION 'ok' USING ERRCODE = 'MFOK0';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-    IF code = 'MFOK0' THEN
-        code := '00000';
-    END IF;
-END $$;
 GRANT USAGE ON SCHEMA regress_probe TO PUBLIC;
 GRANT CREATE ON SCHEMA regress_probe TO PUBLIC;
 
@@ -88,15 +76,15 @@ SELECT t.tbl, r1.code AS "select", r2.code AS "insert", r3.code AS "update", r4.
        r5.code AS "truncate"
   FROM unnest(ARRAY['providers', 'models', 'flags', 'flag_actors', 'features', 'routes', 'changes'])
        WITH ORDINALITY AS t (tbl, n),
-       LATERAL regress_probe.try(format('SELECT * FROM modelflags.%I', t.tbl)) AS r1,
-       LATERAL regress_probe.try(format('INSERT INTO modelflags.%I DEFAULT VALUES', t.tbl)) AS r2,
-       LATERAL regress_probe.try(format('UPDATE modelflags.%I SET %I = %I', t.tbl,
+       LATERAL regress_util.try(format('SELECT * FROM modelflags.%I', t.tbl)) AS r1,
+       LATERAL regress_util.try(format('INSERT INTO modelflags.%I DEFAULT VALUES', t.tbl)) AS r2,
+       LATERAL regress_util.try(format('UPDATE modelflags.%I SET %I = %I', t.tbl,
                                         CASE t.tbl WHEN 'flag_actors' THEN 'actor' WHEN 'routes' THEN 'model'
                                                    WHEN 'changes' THEN 'note' ELSE 'name' END,
                                         CASE t.tbl WHEN 'flag_actors' THEN 'actor' WHEN 'routes' THEN 'model'
                                                    WHEN 'changes' THEN 'note' ELSE 'name' END)) AS r3,
-       LATERAL regress_probe.try(format('DELETE FROM modelflags.%I', t.tbl)) AS r4,
-       LATERAL regress_probe.try(format('TRUNCATE modelflags.%I CASCADE', t.tbl)) AS r5
+       LATERAL regress_util.try(format('DELETE FROM modelflags.%I', t.tbl)) AS r4,
+       LATERAL regress_util.try(format('TRUNCATE modelflags.%I CASCADE', t.tbl)) AS r5
  ORDER BY t.n;
 SELECT f.call, r.code AS sqlstate, r.message
   FROM (VALUES (1, $q$SELECT modelflags.set_flag('incident_fail_over_generation_provider', false)$q$),
@@ -107,12 +95,12 @@ SELECT f.call, r.code AS sqlstate, r.message
                (6, $q$SELECT modelflags.set_provider('anthropic', false)$q$),
                (7, $q$SELECT modelflags.load_definitions('{"providers": [{"name": "anthropic"}]}')$q$),
                (8, $q$SELECT modelflags.dump_definitions()$q$)) AS f (n, call),
-       LATERAL regress_probe.try(f.call) AS r
+       LATERAL regress_util.try(f.call) AS r
  ORDER BY f.n;
 -- ... nor forge audit rows by attaching the SECURITY DEFINER audit trigger
 -- function to a table of its own (it may create tables in regress_probe).
 SELECT r.code AS sqlstate, r.message
-  FROM regress_probe.try($q$CREATE TABLE regress_probe.flags (name text);
+  FROM regress_util.try($q$CREATE TABLE regress_probe.flags (name text);
                            CREATE TRIGGER forge AFTER INSERT ON regress_probe.flags
                                REFERENCING NEW TABLE AS new_rows
                                FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()$q$) AS r;
@@ -191,9 +179,9 @@ SELECT position('name: bedrock' IN modelflags.dump_definitions()) > 0 AS dump_ha
 -- alice reads the audit, but cannot write it, nor TRUNCATE a table.
 SELECT count(*) > 0 AS can_read_changes FROM modelflags.changes;
 SELECT r.code AS sqlstate, r.message
-  FROM regress_probe.try($q$INSERT INTO modelflags.changes (table_name, operation, key) VALUES ('flags', 'DELETE', '{}')$q$) AS r;
-SELECT r.code AS sqlstate, r.message FROM regress_probe.try($q$DELETE FROM modelflags.changes$q$) AS r;
-SELECT r.code AS sqlstate, r.message FROM regress_probe.try($q$TRUNCATE modelflags.flags CASCADE$q$) AS r;
+  FROM regress_util.try($q$INSERT INTO modelflags.changes (table_name, operation, key) VALUES ('flags', 'DELETE', '{}')$q$) AS r;
+SELECT r.code AS sqlstate, r.message FROM regress_util.try($q$DELETE FROM modelflags.changes$q$) AS r;
+SELECT r.code AS sqlstate, r.message FROM regress_util.try($q$TRUNCATE modelflags.flags CASCADE$q$) AS r;
 RESET SESSION AUTHORIZATION;
 
 -- Everything alice did is audited under her name, with her notes.
