@@ -55,3 +55,17 @@ SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info(
 SELECT modelflags.is_enabled('beta_big', 'User:77777') AS new_member,
        modelflags.is_enabled('beta_small', 'User:3') AS small_member;
 SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+
+-- Memory: the cache keeps a few hundred bytes per feature and route.  Merging
+-- a route's params over its model's must not leave jsonb_concat's scratch
+-- (about 2 kB per merged route) in the long-lived cache context.
+UPDATE modelflags.models SET params = '{"model": "claude-sonnet-4", "max_tokens": 2048, "temperature": 0}'
+ WHERE name = 'claude';
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+SELECT memory_bytes AS m0 FROM modelflags.cache_info() \gset
+INSERT INTO modelflags.features (name) SELECT 'feature_' || i FROM generate_series(1, 4000) i;
+INSERT INTO modelflags.routes (feature, position, model, params)
+    SELECT 'feature_' || i, 0, 'claude', '{"direct_access": false}' FROM generate_series(1, 4000) i;
+SELECT model, params FROM modelflags.model_for('feature_4000', 'User:1');
+SELECT features, routes, (memory_bytes - :m0) / 4000 < 1000 AS under_1000_bytes_per_feature
+  FROM modelflags.cache_info();

@@ -489,6 +489,12 @@ mf_cache_build(MemoryContext cxt)
 	mf_map_names(&b.model_map, scratch, c->nmodels, mf_model_name, c);
 
 	mf_build_table(&b, rels, T_FLAGS, snap, mf_row_flag);
+	if (c->nflags > 0 && c->nflags < b.cap)
+	{
+		/* Give back the doubling's slack: 10,000 flags would keep 16,384. */
+		c->flags = repalloc_huge(c->flags, sizeof(MfFlag) * c->nflags);
+		c->flag_names = repalloc_huge(c->flag_names, sizeof(text *) * c->nflags);
+	}
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
 	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * Max(c->nflags, 1));
 
@@ -525,13 +531,15 @@ mf_cache_build(MemoryContext cxt)
 		c->nroutes++;
 
 		r->position = raw->position;
-		r->flag_name = raw->flag ? mf_copy_text(cxt, PointerGetDatum(raw->flag)) : NULL;
-		r->model_name = mf_copy_text(cxt, PointerGetDatum(raw->model));
 		r->flag = raw->flag ? mf_lookup(&c->flag_map, raw->flag) : -1;
 		if (raw->flag && r->flag < 0)
 			r->flag = -2;		/* names a flag that does not exist */
 		r->model = mf_lookup(&b.model_map, raw->model);
 		m = r->model >= 0 ? &c->models[r->model] : NULL;
+		/* A name found in a map is byte for byte the one kept there: share it. */
+		r->flag_name = r->flag >= 0 ? c->flag_names[r->flag]
+			: raw->flag ? mf_copy_text(cxt, PointerGetDatum(raw->flag)) : NULL;
+		r->model_name = m ? m->name : mf_copy_text(cxt, PointerGetDatum(raw->model));
 		if (m == NULL)
 			r->params = NULL;
 		else if (raw->params == NULL || JB_ROOT_COUNT(raw->params) == 0 || m->params == NULL)
@@ -539,12 +547,17 @@ mf_cache_build(MemoryContext cxt)
 				(raw->params ? mf_copy_jsonb(cxt, JsonbPGetDatum(raw->params)) : NULL);
 		else
 		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
+			/*
+			 * jsonb_concat leaves its iterators and parse state behind, about
+			 * 2 kB per call: run it in scratch and keep only the result.
+			 */
+			MemoryContext old = MemoryContextSwitchTo(scratch);
+			Datum		merged = DirectFunctionCall2(jsonb_concat,
+													 JsonbPGetDatum(m->params),
+													 JsonbPGetDatum(raw->params));
 
-			r->params = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-														   JsonbPGetDatum(m->params),
-														   JsonbPGetDatum(raw->params)));
 			MemoryContextSwitchTo(old);
+			r->params = mf_copy_jsonb(cxt, merged);
 		}
 	}
 
