@@ -9,7 +9,9 @@
 --     of actor gates), with answers still right;
 --   - a change to flag_actors drops them, and the new actor is seen;
 --   - large sets (over 32 rows) answer exactly, through the Bloom filter and
---     the index probe, for members, non-members and opt-outs.
+--     the index probe, for members, non-members and opt-outs;
+--   - name and key columns are COLLATE "C";
+--   - the cache's memory per feature and route stays small.
 --
 TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
          modelflags.flag_actors, modelflags.features, modelflags.routes;
@@ -55,6 +57,18 @@ SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info(
 SELECT modelflags.is_enabled('beta_big', 'User:77777') AS new_member,
        modelflags.is_enabled('beta_small', 'User:3') AS small_member;
 SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+
+-- Every name and key column compares bytes (COLLATE "C"), whatever the
+-- database's locale: the actor probe's index descent runs memcmp instead of
+-- strcoll, dumps sort the same everywhere, and a libc or ICU upgrade never
+-- calls for a REINDEX of these tables.
+SELECT c.relname, a.attname, co.collname
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_collation co ON co.oid = a.attcollation
+ WHERE c.relnamespace = 'modelflags'::regnamespace AND c.relkind = 'r' AND a.attnum > 0
+   AND a.attname IN ('name', 'provider', 'flag', 'actor', 'feature', 'model')
+ ORDER BY 1, 2;
 
 -- Memory: the cache keeps a few hundred bytes per feature and route.  Merging
 -- a route's params over its model's must not leave jsonb_concat's scratch

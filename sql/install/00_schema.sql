@@ -14,7 +14,7 @@
  */
 
 CREATE TABLE modelflags.providers (
-    name        text PRIMARY KEY
+    name        text COLLATE "C" PRIMARY KEY
                 CHECK (name ~ '^[a-z0-9]+([_.-][a-z0-9]+)*$' AND octet_length(name) <= 255),
     -- false = outage: routes to this provider's models are skipped
     available   boolean NOT NULL DEFAULT true,
@@ -24,9 +24,9 @@ COMMENT ON TABLE modelflags.providers IS
     'LLM providers; available = false marks an outage and makes routing skip their models';
 
 CREATE TABLE modelflags.models (
-    name        text PRIMARY KEY
+    name        text COLLATE "C" PRIMARY KEY
                 CHECK (name ~ '^[a-z0-9]+([_.-][a-z0-9]+)*$' AND octet_length(name) <= 255),
-    provider    text NOT NULL REFERENCES modelflags.providers (name) ON UPDATE CASCADE,
+    provider    text COLLATE "C" NOT NULL REFERENCES modelflags.providers (name) ON UPDATE CASCADE,
     -- model, temperature, max_tokens, max_retries, stop, timeout, ...
     params      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(params) = 'object'),
     enabled     boolean NOT NULL DEFAULT true,
@@ -36,7 +36,7 @@ COMMENT ON TABLE modelflags.models IS
     'models (GitLab gitlab_identifier) with their provider and request parameters';
 
 CREATE TABLE modelflags.flags (
-    name                 text PRIMARY KEY
+    name                 text COLLATE "C" PRIMARY KEY
                          CHECK (name ~ '^[a-z0-9]+(_[a-z0-9]+)*$' AND octet_length(name) <= 255),
     -- Flipper's gates.  NULL means "never set"; a flag none of whose gates
     -- was ever set (and that has no actor rows) answers default_enabled.
@@ -64,8 +64,8 @@ COMMENT ON TABLE modelflags.flags IS
     'feature flags: Flipper gates (enabled, percentage_of_actors, percentage_of_time) and GitLab metadata';
 
 CREATE TABLE modelflags.flag_actors (
-    flag    text NOT NULL REFERENCES modelflags.flags (name) ON UPDATE CASCADE ON DELETE CASCADE,
-    actor   text NOT NULL CHECK (octet_length(actor) BETWEEN 1 AND 1024),
+    flag    text COLLATE "C" NOT NULL REFERENCES modelflags.flags (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    actor   text COLLATE "C" NOT NULL CHECK (octet_length(actor) BETWEEN 1 AND 1024),
     -- GitLab opt-out: forces the flag off for this actor, whatever else is open
     opt_out boolean NOT NULL DEFAULT false,
     PRIMARY KEY (flag, actor)
@@ -74,7 +74,7 @@ COMMENT ON TABLE modelflags.flag_actors IS
     'actor gates (opt_out = false) and GitLab opt-outs (opt_out = true); actors are flipper_ids such as User:42';
 
 CREATE TABLE modelflags.features (
-    name        text PRIMARY KEY
+    name        text COLLATE "C" PRIMARY KEY
                 CHECK (name ~ '^[a-z0-9]+([_.-][a-z0-9]+)*$' AND octet_length(name) <= 255),
     description text
 );
@@ -82,11 +82,11 @@ COMMENT ON TABLE modelflags.features IS
     'AI features (GitLab feature_setting) that model_for routes';
 
 CREATE TABLE modelflags.routes (
-    feature     text NOT NULL REFERENCES modelflags.features (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    feature     text COLLATE "C" NOT NULL REFERENCES modelflags.features (name) ON UPDATE CASCADE ON DELETE CASCADE,
     position    integer NOT NULL CHECK (position >= 0),
     -- NULL = the route always applies; deleting a flag a route uses is refused
-    flag        text REFERENCES modelflags.flags (name) ON UPDATE CASCADE,
-    model       text NOT NULL REFERENCES modelflags.models (name) ON UPDATE CASCADE,
+    flag        text COLLATE "C" REFERENCES modelflags.flags (name) ON UPDATE CASCADE,
+    model       text COLLATE "C" NOT NULL REFERENCES modelflags.models (name) ON UPDATE CASCADE,
     -- merged over the model's params, e.g. {"direct_access": false}
     params      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(params) = 'object'),
     note        text,
