@@ -58,8 +58,10 @@ mf_crc32(uint32_t crc, const void *data, size_t len)
 	if (!crc_table_ready)
 		mf_crc32_init();
 	crc = ~crc;
-	/* Eight bytes at a time; the loads are byte-wise, so any alignment and
-	 * either byte order work. */
+	/*
+	 * Eight bytes at a time; the loads are byte-wise, so any alignment and
+	 * either byte order work.
+	 */
 	while (len >= 8)
 	{
 		uint32_t	lo = crc ^ ((uint32_t) p[0] | (uint32_t) p[1] << 8 |
