@@ -262,9 +262,8 @@ crc_bitwise(const unsigned char *p, size_t len)
 /*
  * mf_crc32 folds eight bytes at a time: every length from 0 to at least 80
  * (so every tail of 0-7 bytes after 0-10 full blocks), at every start offset
- * 0-7, over
- * bytes that include 0x00 and 0xFF, must give the bit-by-bit CRC, also when
- * continued from a split in the middle of a block.
+ * 0-7, over bytes that include 0x00 and 0xFF, must give the bit-by-bit CRC,
+ * also when continued from a split in the middle of a block.
  */
 static void
 test_crc32_every_length_and_alignment(void)
