@@ -1,5 +1,3 @@
-/* modelflags--1.0.sql — generated from the files of sql/install, in name order; edit those */
-
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION modelflags" to load this file. \quit
 
