@@ -1,9 +1,11 @@
 /*
- * cache.h — the compiled per-backend routing cache (SPEC C, S; issue 3).
+ * cache.h — the compiled routing state the read functions answer from
+ * (SPEC C, S).
  *
- * The read functions never run SQL in steady state: they read an MfCache
- * built from the tables and rebuilt only after a relcache invalidation of one
- * of them (sent by the tables' statement triggers, see triggers.c).
+ * The read functions never run SQL in steady state: they read an MfCache,
+ * a compiled copy of the tables as one snapshot shows them.  cache.c decides
+ * which MfCache answers the current transaction (see its header for the
+ * rules); read_api.c only asks for it with MfCacheGet().
  */
 #ifndef MODELFLAGS_CACHE_H
 #define MODELFLAGS_CACHE_H
@@ -11,24 +13,16 @@
 #include "postgres.h"
 
 #include "utils/jsonb.h"
+#include "utils/snapshot.h"
 
 #include "evaluate.h"
 #include "strmap.h"
 
-/* Actor gates of one flag, loaded the first time the flag needs them. */
-typedef struct MfActorSet
-{
-	int32		count;			/* flag_actors rows of this flag */
-	/* Small sets (count <= MF_SMALL_ACTOR_SET): the exact rows. */
-	const char **actors;
-	uint32	   *lens;
-	bool	   *opt_out;
-	/* Large sets: a Bloom filter in front of an index probe. */
-	uint64	   *bloom;
-	uint32		bloom_mask;		/* bits - 1; bits is a power of two */
-} MfActorSet;
+/* Actor gates of one flag (actor_sets.c). */
+typedef struct MfActorSet MfActorSet;
 
-#define MF_SMALL_ACTOR_SET 32
+/* The actor sets loaded for one state of flag_actors (actor_sets.c). */
+typedef struct MfActorSets MfActorSets;
 
 typedef struct MfCacheProvider
 {
@@ -48,7 +42,7 @@ typedef struct MfCacheModel
 typedef struct MfCacheRoute
 {
 	int32		position;
-	int			flag;			/* index into flags, or -1 */
+	int			flag;			/* index into flags, -1 none, -2 missing */
 	int			model;			/* index into models (-1: missing, FKs bypassed) */
 	text	   *flag_name;		/* as written in the route (NULL: no flag) */
 	text	   *model_name;		/* as written in the route */
@@ -63,6 +57,11 @@ typedef struct MfCacheFeature
 	MfRoute    *core_routes;	/* the same routes as the core sees them */
 } MfCacheFeature;
 
+/*
+ * One compiled state.  Immutable once built, except for what actor sets
+ * fill in lazily (actor_sets[] and flags[].has_actor_rows: single words,
+ * written after the set they point to is complete).
+ */
 typedef struct MfCache
 {
 	MemoryContext cxt;			/* everything below lives here */
@@ -76,22 +75,28 @@ typedef struct MfCache
 	MfFlag	   *flags;			/* core view of each flag */
 	text	  **flag_names;		/* as text datums, for results */
 	MfActorSet **actor_sets;	/* parallel to flags; NULL until first used */
+	MfActorSets *sets;			/* where actor sets are found and loaded */
 	MfCacheFeature *features;
 	MfCacheRoute *routes;
 	MfStrMap	flag_map;		/* flag name -> index */
 	MfStrMap	feature_map;	/* feature name -> index */
 	Oid			flag_actors_relid;
 	Oid			flag_actors_pkey;
-	int64		builds;			/* how many times this backend built it */
+	SnapshotData snapshot;		/* what it was read with (visibility only) */
+	bool		is_private;		/* built for one transaction's snapshot */
+	int64		builds;			/* how many states this backend had built */
 } MfCache;
 
-/* Registers the invalidation callback; called once from _PG_init. */
+/* Registers the invalidation and transaction callbacks; from _PG_init. */
 extern void MfCacheInit(void);
 
-/* Records that this transaction wrote to the tables (from the trigger). */
+/*
+ * Records that the current transaction changed rows of a modelflags table
+ * (from the invalidation trigger): its reads follow its own changes.
+ */
 extern void MfCacheNoteWrite(void);
 
-/* The current cache, rebuilt first if an invalidation made it stale. */
+/* The compiled state that answers the current transaction's reads. */
 extern MfCache *MfCacheGet(void);
 
 /* The actor's row for flag (core callback; loads the flag's set lazily). */

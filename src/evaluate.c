@@ -52,7 +52,7 @@ mf_flag_evaluate(const MfFlag *flag, const MfEvalContext *ctx)
 		r.gate = MF_GATE_ACTOR;
 	else if (ctx->actor != NULL && flag->pct_actors > 0 &&
 			 mf_rollout_position(flag->name, flag->name_len,
-								 ctx->actor, ctx->actor_len) < (uint32_t) flag->pct_actors)
+								 ctx->actor_utf8, ctx->actor_utf8_len) < (uint32_t) flag->pct_actors)
 		r.gate = MF_GATE_PERCENTAGE_OF_ACTORS;
 	else if (flag->pct_time > 0 &&
 			 ctx->random(ctx->arg) < (double) flag->pct_time / (double) MF_PCT_MAX)
@@ -67,7 +67,7 @@ mf_flag_evaluate(const MfFlag *flag, const MfEvalContext *ctx)
 
 int
 mf_route_select(const MfRoute *routes, int nroutes, const MfEvalContext *ctx,
-				MfRouteStep *steps, int *skipped, MfGate *gate)
+				MfRouteStep *steps, MfWalk walk, int *skipped, MfGate *gate)
 {
 	int			chosen = -1;
 
@@ -107,16 +107,13 @@ mf_route_select(const MfRoute *routes, int nroutes, const MfEvalContext *ctx,
 		if (d == MF_ROUTE_SKIPPED_MODEL || d == MF_ROUTE_SKIPPED_PROVIDER)
 			(*skipped)++;
 
-		if (steps == NULL)
-		{
-			if (chosen >= 0)
-				break;
-		}
-		else
+		if (steps != NULL)
 		{
 			steps[i].decision = d;
 			steps[i].flag = f;
 		}
+		if (chosen >= 0 && walk == MF_WALK_TO_WINNER)
+			break;
 	}
 	return chosen;
 }

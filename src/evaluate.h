@@ -58,8 +58,14 @@ typedef struct MfFlag
 /* How the shell answers the questions the evaluation may ask. */
 typedef struct MfEvalContext
 {
-	const char *actor;			/* NULL = no actor */
+	const char *actor;			/* NULL = no actor; as stored in flag_actors */
 	size_t		actor_len;
+	/*
+	 * The same actor as UTF-8 bytes, which the rollout hashes (SPEC H): the
+	 * same pointer in a UTF-8 database, a converted copy in another.
+	 */
+	const char *actor_utf8;
+	size_t		actor_utf8_len;
 	/* Whether flag has actor rows; called only while that is unknown (-1). */
 	bool		(*has_actor_rows) (void *arg, const MfFlag *flag);
 	/* The actor's flag_actors row for flag; called only if it has rows. */
@@ -107,6 +113,13 @@ typedef struct MfRouteStep
 	MfFlagResult flag;			/* gate = MF_GATE_DEFAULT for flagless routes */
 } MfRouteStep;
 
+/* How far mf_route_select walks. */
+typedef enum MfWalk
+{
+	MF_WALK_TO_WINNER,			/* stop at the chosen route (model_for) */
+	MF_WALK_ALL					/* evaluate every route (explain) */
+} MfWalk;
+
 /*
  * Walks routes in order: a route applies when it has no flag or its flag is
  * enabled; an applying route is skipped when its model is disabled or its
@@ -114,13 +127,15 @@ typedef struct MfRouteStep
  * its index, or -1.  *skipped counts applying routes skipped before the
  * answer (or all of them, if there is none).
  *
- * With steps == NULL the walk stops at the winner (model_for).  With steps
- * (an array of nroutes) every route is evaluated and described (explain);
- * the chosen route is the same either way for the same random draws.
+ * steps, if not NULL, is an array of nroutes that receives the decision for
+ * each route evaluated: all of them with MF_WALK_ALL, up to the winner with
+ * MF_WALK_TO_WINNER (all of them when nothing wins, which is when model_for
+ * explains its error from the very walk that decided it).  The chosen route
+ * is the same either way for the same random draws.
  */
 extern int	mf_route_select(const MfRoute *routes, int nroutes,
 							const MfEvalContext *ctx, MfRouteStep *steps,
-							int *skipped, MfGate *gate);
+							MfWalk walk, int *skipped, MfGate *gate);
 
 /* Names: GitLab's flag rule, [a-z0-9]+ joined by single "_", at most 255 bytes. */
 extern bool mf_valid_flag_name(const char *name, size_t len);

@@ -8,10 +8,15 @@
  *   evaluate.c     SPEC F and R: flag gates, route selection   (pure core)
  *   strmap.c       hash maps for the cache                     (pure core)
  *   definitions.c  YAML/JSON definition files                  (pure core)
- *   cache.c        SPEC C and S: the per-backend compiled cache and its
- *                  invalidation
+ *   cache.c        SPEC C and S: which compiled state answers a
+ *                  transaction, invalidation, snapshots (read its header)
+ *   cache_build.c  building a compiled state from the tables
+ *   actor_sets.c   actor gates, loaded lazily per flag
+ *   schema.c       the catalogue of the columns the C code reads
  *   read_api.c     model_for, is_enabled, rollout_pct, explain
- *   triggers.c     the invalidation trigger on the tables
+ *   triggers.c     the invalidation trigger; what a writing transaction
+ *                  owes at commit and PREPARE
+ *   fault.c        fault injection for the tests of every error path
  *   definitions_api.c  load_definitions, dump_definitions
  * Validation, audit and NOTIFY (SPEC E, A) are SQL: sql/install/ (one file per concern).
  */
@@ -21,6 +26,8 @@
 #include "utils/guc.h"
 
 #include "cache.h"
+#include "fault.h"
+#include "triggers.h"
 
 PG_MODULE_MAGIC;
 
@@ -44,7 +51,9 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
+	MfFaultInit();
 	MarkGUCPrefixReserved("modelflags");
 
 	MfCacheInit();
+	MfTriggersInit();
 }

@@ -82,6 +82,33 @@ mf_name_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 	return PG_GETARG_TEXT_PP(argno);
 }
 
+/*
+ * The actor's UTF-8 bytes, which the rollout hashes (SPEC H: Flipper hashes
+ * the UTF-8 string whatever the database's encoding).  In a UTF-8 database
+ * (and in SQL_ASCII, where the bytes are whatever the client sent) they are
+ * the stored bytes; in any other, the actor converted from the server
+ * encoding.  Flag names are ASCII, the same bytes in every encoding.
+ */
+static void
+mf_actor_utf8(MfCall *call)
+{
+	int			encoding = GetDatabaseEncoding();
+
+	call->ctx.actor_utf8 = call->ctx.actor;
+	call->ctx.actor_utf8_len = call->ctx.actor_len;
+	if (likely(encoding == PG_UTF8) || encoding == PG_SQL_ASCII || call->ctx.actor == NULL)
+		return;
+	{
+		char	   *converted = pg_server_to_any(call->ctx.actor, (int) call->ctx.actor_len, PG_UTF8);
+
+		if (converted != call->ctx.actor)
+		{
+			call->ctx.actor_utf8 = converted;
+			call->ctx.actor_utf8_len = strlen(converted);
+		}
+	}
+}
+
 /* The actor argument: NULL means "no actor"; empty or oversized is an error. */
 static void
 mf_actor_arg(FunctionCallInfo fcinfo, int argno, bool required, MfCall *call)
@@ -91,6 +118,8 @@ mf_actor_arg(FunctionCallInfo fcinfo, int argno, bool required, MfCall *call)
 
 	call->ctx.actor = NULL;
 	call->ctx.actor_len = 0;
+	call->ctx.actor_utf8 = NULL;
+	call->ctx.actor_utf8_len = 0;
 	if (PG_ARGISNULL(argno))
 	{
 		if (required)
@@ -114,6 +143,7 @@ mf_actor_arg(FunctionCallInfo fcinfo, int argno, bool required, MfCall *call)
 				 errdetail("Actors are at most %d bytes.", MF_ACTOR_MAX)));
 	call->ctx.actor = VARDATA_ANY(actor);
 	call->ctx.actor_len = len;
+	mf_actor_utf8(call);
 }
 
 static void
@@ -186,7 +216,7 @@ modelflags_rollout_pct(PG_FUNCTION_ARGS)
 	if (!mf_valid_flag_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))
 		mf_invalid_flag_name(name);
 	pos = mf_rollout_position(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name),
-							  call.ctx.actor, call.ctx.actor_len);
+							  call.ctx.actor_utf8, call.ctx.actor_utf8_len);
 	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(pos, 3));
 }
 
@@ -267,6 +297,8 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 				return psprintf("flag %.*s off (never set; default_enabled is false)", flag_len, flag);
 			return psprintf("flag %.*s off", flag_len, flag);
 		case MF_ROUTE_SKIPPED_MODEL:
+			if (r->model_name == NULL)
+				return pstrdup("the route names no model");
 			if (m == NULL)
 				return psprintf("model %s does not exist", mf_text_cstring(r->model_name));
 			return psprintf("model %s disabled", mf_text_cstring(m->name));
@@ -297,14 +329,21 @@ mf_decision_name(MfRouteDecision d)
 	return "?";
 }
 
-/* The MF001 error: no route left, with what was skipped and why. */
+/* Skipped routes named in MF001's detail; the rest are counted. */
+#define MF_NO_ROUTE_LISTED 20
+
+/*
+ * The MF001 error: no route left, with what was skipped and why.  steps are
+ * those of the walk that decided (a walk with no winner evaluates every
+ * route), so the detail cannot contradict the decision, even where a
+ * percentage of time drew at random.  At most MF_NO_ROUTE_LISTED routes are
+ * named, so that a feature with thousands of skipped routes does not send
+ * megabytes to the client and the log.
+ */
 static void
-mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature)
+mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature, const MfRouteStep *steps)
 {
 	StringInfoData detail;
-	MfRouteStep *steps = palloc0(sizeof(MfRouteStep) * Max(feat->nroutes, 1));
-	int			skipped;
-	MfGate		gate;
 	int			nskipped = 0;
 
 	initStringInfo(&detail);
@@ -312,7 +351,6 @@ mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature)
 		appendStringInfoString(&detail, "The feature has no routes.");
 	else
 	{
-		mf_route_select(feat->core_routes, feat->nroutes, &call->ctx, steps, &skipped, &gate);
 		for (int i = 0; i < feat->nroutes; i++)
 		{
 			MfCacheRoute *r = &call->cache->routes[feat->first_route + i];
@@ -320,14 +358,18 @@ mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature)
 			if (steps[i].decision != MF_ROUTE_SKIPPED_MODEL &&
 				steps[i].decision != MF_ROUTE_SKIPPED_PROVIDER)
 				continue;
+			if (nskipped++ >= MF_NO_ROUTE_LISTED)
+				continue;
 			appendStringInfo(&detail, "%s route %d (%s): %s",
-							 nskipped++ == 0 ? "Skipped" : ";",
+							 nskipped == 1 ? "Skipped" : ";",
 							 r->position,
 							 mf_text_cstring(r->model_name),
 							 mf_route_reason(call->cache, feat, i, &steps[i]));
 		}
 		if (nskipped == 0)
 			appendStringInfoString(&detail, "No route applies: every route has a flag that is off.");
+		else if (nskipped > MF_NO_ROUTE_LISTED)
+			appendStringInfo(&detail, "; and %d more skipped routes.", nskipped - MF_NO_ROUTE_LISTED);
 		else
 			appendStringInfoChar(&detail, '.');
 	}
@@ -385,14 +427,18 @@ modelflags_model_for(PG_FUNCTION_ARGS)
 	text	   *gate_text;
 	HeapTuple	tuple;
 	Oid			rettype;
+	MfRouteStep few_steps[16];
+	MfRouteStep *steps;
 
 	mf_actor_arg(fcinfo, 1, false, &call);
 	mf_call_init(&call);
 	feat = mf_feature_arg(call.cache, feature);
-	chosen = mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, NULL,
-							 &skipped, &gate);
+	steps = feat->nroutes <= lengthof(few_steps) ? few_steps
+		: palloc(sizeof(MfRouteStep) * feat->nroutes);
+	chosen = mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, steps,
+							 MF_WALK_TO_WINNER, &skipped, &gate);
 	if (chosen < 0)
-		mf_no_route(&call, feat, feature);
+		mf_no_route(&call, feat, feature, steps);
 
 	r = &call.cache->routes[feat->first_route + chosen];
 	m = &call.cache->models[r->model];	/* a chosen route has its model */
@@ -448,7 +494,8 @@ modelflags_explain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	steps = palloc0(sizeof(MfRouteStep) * Max(feat->nroutes, 1));
-	mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, steps, &skipped, &gate);
+	mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, steps, MF_WALK_ALL,
+					&skipped, &gate);
 	for (int i = 0; i < feat->nroutes; i++)
 	{
 		MfCacheRoute *r = &call.cache->routes[feat->first_route + i];
@@ -461,6 +508,7 @@ modelflags_explain(PG_FUNCTION_ARGS)
 		values[1] = PointerGetDatum(r->flag_name);
 		nulls[1] = (r->flag_name == NULL);
 		values[2] = PointerGetDatum(r->model_name);
+		nulls[2] = (r->model_name == NULL); /* only if a DBA dropped NOT NULL */
 		if (m && m->provider >= 0)
 			values[3] = PointerGetDatum(call.cache->providers[m->provider].name);
 		else

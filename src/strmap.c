@@ -60,6 +60,13 @@ mf_strmap_grow(MfStrMap *map)
 }
 
 void
+mf_strmap_reserve(MfStrMap *map, uint32_t n)
+{
+	while (2 * (uint64_t) n > map->mask + 1)
+		mf_strmap_grow(map);
+}
+
+void
 mf_strmap_put(MfStrMap *map, uint32_t ns, const char *key, size_t len, int32_t value)
 {
 	uint32_t	h = mf_strmap_hash(ns, key, len);

@@ -45,6 +45,13 @@ extern void mf_strmap_init(MfStrMap *map, uint32_t expected,
 extern void mf_strmap_put(MfStrMap *map, uint32_t ns, const char *key,
 						  size_t len, int32_t value);
 
+/*
+ * Grows the map now, if needed, so that it takes n entries in all without
+ * growing: after it, up to that many puts allocate nothing (and so cannot
+ * fail halfway).
+ */
+extern void mf_strmap_reserve(MfStrMap *map, uint32_t n);
+
 /* Looks up; returns false if absent. */
 extern bool mf_strmap_get(const MfStrMap *map, uint32_t ns, const char *key,
 						  size_t len, int32_t *value);

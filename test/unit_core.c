@@ -175,6 +175,8 @@ stub_ctx(Stub *s, const char *actor)
 	s->actor = actor;
 	ctx.actor = actor;
 	ctx.actor_len = actor ? strlen(actor) : 0;
+	ctx.actor_utf8 = ctx.actor;
+	ctx.actor_utf8_len = ctx.actor_len;
 	ctx.has_actor_rows = stub_has_rows;
 	ctx.actor_gate = stub_actor_gate;
 	ctx.random = stub_random;
@@ -686,29 +688,29 @@ test_r_first_applying_unskipped_wins(void)
 	MfGate		gate;
 
 	ctx = stub_ctx(&s, "User:1");
-	EXPECT_I(mf_route_select(routes, 5, &ctx, NULL, &skipped, &gate), 3);
+	EXPECT_I(mf_route_select(routes, 5, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 3);
 	EXPECT_I(skipped, 2);
 	EXPECT_I(gate, MF_GATE_ACTOR);
 
 	ctx = stub_ctx(&s, "User:2");
-	EXPECT_I(mf_route_select(routes, 5, &ctx, NULL, &skipped, &gate), 4);
+	EXPECT_I(mf_route_select(routes, 5, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 4);
 	EXPECT_I(skipped, 2);
 	EXPECT_I(gate, MF_GATE_DEFAULT);
 
 	ctx = stub_ctx(&s, NULL);
-	EXPECT_I(mf_route_select(routes, 5, &ctx, NULL, &skipped, &gate), 4);
+	EXPECT_I(mf_route_select(routes, 5, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 4);
 	EXPECT_I(skipped, 2);
 
 	/* a flagless first route wins at once, and later flags are not evaluated */
 	stub_reset_counts(&s);
 	ctx = stub_ctx(&s, "User:1");
-	EXPECT_I(mf_route_select(routes + 4, 1, &ctx, NULL, &skipped, &gate), 0);
+	EXPECT_I(mf_route_select(routes + 4, 1, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 0);
 	EXPECT_I(skipped, 0);
 	EXPECT_I(gate, MF_GATE_DEFAULT);
 	{
 		MfRoute		first_default[] = {mkroute(NULL, false, true, true), mkroute(&beta, false, true, true)};
 
-		EXPECT_I(mf_route_select(first_default, 2, &ctx, NULL, &skipped, &gate), 0);
+		EXPECT_I(mf_route_select(first_default, 2, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 0);
 		EXPECT_I(s.has_rows_calls + s.actor_gate_calls, 0);
 	}
 	/* a default_enabled flag reports its gate */
@@ -716,7 +718,7 @@ test_r_first_applying_unskipped_wins(void)
 		MfFlag		de = mkflag("new_default", -1, -1, -1, true, 0);
 		MfRoute		r[] = {mkroute(&de, false, true, true)};
 
-		EXPECT_I(mf_route_select(r, 1, &ctx, NULL, &skipped, &gate), 0);
+		EXPECT_I(mf_route_select(r, 1, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 0);
 		EXPECT_I(gate, MF_GATE_DEFAULT_ENABLED);
 	}
 }
@@ -733,7 +735,7 @@ test_r_skips_and_no_route(void)
 	MfRouteStep steps[4];
 
 	/* nothing at all */
-	EXPECT_I(mf_route_select(NULL, 0, &ctx, NULL, &skipped, &gate), -1);
+	EXPECT_I(mf_route_select(NULL, 0, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), -1);
 	EXPECT_I(skipped, 0);
 	EXPECT_I(gate, MF_GATE_NONE);
 
@@ -746,10 +748,10 @@ test_r_skips_and_no_route(void)
 			mkroute(NULL, false, false, true),
 		};
 
-		EXPECT_I(mf_route_select(r, 4, &ctx, NULL, &skipped, &gate), -1);
+		EXPECT_I(mf_route_select(r, 4, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), -1);
 		EXPECT_I(skipped, 3);
 		EXPECT_I(gate, MF_GATE_NONE);
-		EXPECT_I(mf_route_select(r, 4, &ctx, steps, &skipped, &gate), -1);
+		EXPECT_I(mf_route_select(r, 4, &ctx, steps, MF_WALK_ALL, &skipped, &gate), -1);
 		EXPECT_I(skipped, 3);
 		/* the model is checked before the provider */
 		EXPECT_I(steps[0].decision, MF_ROUTE_SKIPPED_MODEL);
@@ -768,9 +770,9 @@ test_r_skips_and_no_route(void)
 			mkroute(&off, false, true, true),
 		};
 
-		EXPECT_I(mf_route_select(r, 3, &ctx, NULL, &skipped, &gate), -1);
+		EXPECT_I(mf_route_select(r, 3, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), -1);
 		EXPECT_I(skipped, 0);
-		EXPECT_I(mf_route_select(r, 3, &ctx, steps, &skipped, &gate), -1);
+		EXPECT_I(mf_route_select(r, 3, &ctx, steps, MF_WALK_ALL, &skipped, &gate), -1);
 		EXPECT_I(steps[0].decision, MF_ROUTE_NOT_APPLYING);
 		EXPECT_I(steps[0].flag.reason, MF_FLAG_UNKNOWN);
 		EXPECT_I(steps[1].decision, MF_ROUTE_NOT_APPLYING);
@@ -785,7 +787,7 @@ test_r_skips_and_no_route(void)
 		MfRoute		r[] = {mkroute(&on_rows, false, true, true), mkroute(NULL, false, true, true)};
 		MfEvalContext c2 = stub_ctx(&s2, "User:9");
 
-		EXPECT_I(mf_route_select(r, 2, &c2, steps, &skipped, &gate), 1);
+		EXPECT_I(mf_route_select(r, 2, &c2, steps, MF_WALK_ALL, &skipped, &gate), 1);
 		EXPECT_I(steps[0].decision, MF_ROUTE_NOT_APPLYING);
 		EXPECT_I(steps[0].flag.reason, MF_FLAG_OPTED_OUT);
 		EXPECT_I(steps[1].decision, MF_ROUTE_CHOSEN);
@@ -799,7 +801,7 @@ test_r_skips_and_no_route(void)
 			mkroute(&off, false, true, true),
 		};
 
-		EXPECT_I(mf_route_select(r, 4, &ctx, steps, &skipped, &gate), 0);
+		EXPECT_I(mf_route_select(r, 4, &ctx, steps, MF_WALK_ALL, &skipped, &gate), 0);
 		EXPECT_I(skipped, 0);
 		EXPECT_I(steps[0].decision, MF_ROUTE_CHOSEN);
 		EXPECT_I(steps[1].decision, MF_ROUTE_NOT_REACHED);
@@ -857,9 +859,34 @@ test_r_steps_match_plain_walk(void)
 			int			start = s.next_draw;
 
 			ctx = stub_ctx(&s, actor);
-			c1 = mf_route_select(routes, n, &ctx, NULL, &sk1, &g1);
+			c1 = mf_route_select(routes, n, &ctx, NULL, MF_WALK_TO_WINNER, &sk1, &g1);
 			s.next_draw = start;
-			c2 = mf_route_select(routes, n, &ctx, steps, &sk2, &g2);
+			c2 = mf_route_select(routes, n, &ctx, steps, MF_WALK_ALL, &sk2, &g2);
+
+			/*
+			 * model_for's walk records the same steps as explain's up to the
+			 * winner (all of them when there is none): its error detail
+			 * describes the very draws that decided it.
+			 */
+			{
+				MfRouteStep wsteps[MAXR];
+				int			c3,
+							sk3;
+				MfGate		g3;
+				int			upto;
+
+				s.next_draw = start;
+				c3 = mf_route_select(routes, n, &ctx, wsteps, MF_WALK_TO_WINNER, &sk3, &g3);
+				upto = c3 >= 0 ? c3 + 1 : n;
+				if (c3 != c1 || sk3 != sk1 || g3 != g1)
+					mismatches++;
+				for (int i = 0; i < upto; i++)
+					if (wsteps[i].decision != steps[i].decision ||
+						wsteps[i].flag.enabled != steps[i].flag.enabled ||
+						wsteps[i].flag.gate != steps[i].flag.gate ||
+						wsteps[i].flag.reason != steps[i].flag.reason)
+						mismatches++;
+			}
 		}
 		for (int i = 0; i < n; i++)
 		{
@@ -1097,6 +1124,43 @@ test_strmap_many_entries_and_growth(void)
 	}
 	arena_free(&a);
 	free(keys);
+}
+
+/*
+ * reserve: after mf_strmap_reserve(n), puts up to n entries in all allocate
+ * nothing (the actor sets publish a loaded set this way, so that an
+ * out-of-memory cannot strike between allocating a set and publishing it).
+ */
+static void
+test_strmap_reserve(void)
+{
+	Arena		a = {0};
+	MfStrMap	m;
+	char		k[24][24];
+	int32_t		v;
+	int			blocks;
+
+	mf_strmap_init(&m, 2, arena_alloc, &a);
+	for (int i = 0; i < 3; i++)
+	{
+		snprintf(k[i], sizeof(k[i]), "flag_%d", i);
+		mf_strmap_put(&m, 0, k[i], strlen(k[i]), i);
+	}
+	mf_strmap_reserve(&m, 24);
+	blocks = a.n;
+	EXPECT(2 * (uint64_t) 24 <= (uint64_t) m.mask + 1);
+	for (int i = 3; i < 24; i++)
+	{
+		snprintf(k[i], sizeof(k[i]), "flag_%d", i);
+		mf_strmap_put(&m, 0, k[i], strlen(k[i]), i);
+	}
+	EXPECT_I(a.n, blocks);		/* no allocation after the reserve */
+	for (int i = 0; i < 24; i++)
+		EXPECT(mf_strmap_get(&m, 0, k[i], strlen(k[i]), &v) && v == i);
+	/* reserving what already fits allocates nothing either */
+	mf_strmap_reserve(&m, 10);
+	EXPECT_I(a.n, blocks);
+	arena_free(&a);
 }
 
 static void
@@ -1356,6 +1420,7 @@ main(int argc, char **argv)
 	run("flag name validation", test_valid_flag_name);
 	run("provider/model/feature name validation", test_valid_name);
 	run("strmap many entries and growth", test_strmap_many_entries_and_growth);
+	run("strmap reserve, then puts that allocate nothing", test_strmap_reserve);
 	run("strmap namespaces, replace, NUL bytes", test_strmap_namespaces_replace_and_nul);
 	run("strmap random keys against a reference", test_strmap_random_against_reference);
 	run("strmap keys with equal hashes", test_strmap_hash_collisions);

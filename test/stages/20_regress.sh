@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 rm -rf results output_iso regression.diffs regression.out
-pg_virtualenv -t -v 15 make -s installcheck > /tmp/modelflags-regress.out 2>&1
+pg_virtualenv -t -v 15 -o max_prepared_transactions=5 make -s installcheck > /tmp/modelflags-regress.out 2>&1
 rc=$?
 cat /tmp/modelflags-regress.out
 # pg_regress lines look like "test flags ... ok   12 ms" or "... FAILED".

@@ -1,0 +1,399 @@
+/*
+ * actor_sets.c — actor gates at scale: each flag's flag_actors rows, loaded
+ * the first time an evaluation needs them.
+ *
+ * flag_actors may hold millions of rows, far more than a backend should copy.
+ * A flag's rows are loaded by an index range scan: up to MF_SMALL_ACTOR_SET
+ * rows are kept exactly; a larger set is kept as a Bloom filter (about 10 bits
+ * and 7 hashes per actor, under 1% false positives) and an actor the filter
+ * cannot rule out is confirmed by one index probe.  Most calls come from
+ * actors not in the set, so they cost a few hashes; 1,000,000 actor gates
+ * cost about 2 MB of filter, and a build never scans flag_actors as a whole.
+ *
+ * Snapshots.  Loads and probes read with the current transaction's read
+ * snapshot (cache.c, mf_push_read_snapshot): the snapshot its answers
+ * follow.  So a large set's probe agrees with the set's load and with the
+ * rest of the state, and a transaction that has asked keeps its answers
+ * under READ COMMITTED too.
+ *
+ * Lifetime.  Sets live in an MfActorSets collection, keyed by flag name,
+ * which cache.c keeps across states until flag_actors itself changes: a
+ * failover flip or a provider outage does not reload millions of actor
+ * gates.  A loaded set is one allocation in the collection's context,
+ * published (put into the collection's map) only once it is complete, and
+ * the map and list are grown before it is allocated: an ERROR during a load
+ * (a timeout in the scan, an out-of-memory) leaves the collection exactly
+ * as it was.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "cache_int.h"
+#include "fault.h"
+
+#define MF_SMALL_ACTOR_SET 32
+
+/* Bloom filter hashes of an actor: double hashing from two 32-bit hashes. */
+#define MF_BLOOM_HASHES 7
+
+struct MfActorSet
+{
+	int32		count;			/* flag_actors rows of this flag */
+	/* Small sets (count <= MF_SMALL_ACTOR_SET): the exact rows. */
+	const char **actors;
+	uint32	   *lens;
+	bool	   *opt_out;
+	/* Large sets: a Bloom filter in front of an index probe. */
+	uint64	   *bloom;
+	uint32		bloom_mask;		/* bits - 1; bits is a power of two */
+};
+
+struct MfActorSets
+{
+	MemoryContext cxt;			/* the sets, the map, the list */
+	MfStrMap	map;			/* flag name -> index into list */
+	MfActorSet **list;
+	int			count;
+	int			cap;
+};
+
+static void *
+mf_sets_alloc(void *arg, size_t size)
+{
+	return MemoryContextAlloc((MemoryContext) arg, size);
+}
+
+MfActorSets *
+mf_actor_sets_create(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "modelflags actor sets",
+											  ALLOCSET_DEFAULT_MINSIZE, ALLOCSET_DEFAULT_INITSIZE,
+											  MF_MAX_BLOCK);
+	MfActorSets *sets = MemoryContextAllocZero(cxt, sizeof(MfActorSets));
+
+	sets->cxt = cxt;
+	mf_strmap_init(&sets->map, 64, mf_sets_alloc, cxt);
+	return sets;
+}
+
+MemoryContext
+mf_actor_sets_context(MfActorSets *sets)
+{
+	return sets->cxt;
+}
+
+int
+mf_actor_sets_count(MfActorSets *sets)
+{
+	return sets ? sets->count : 0;
+}
+
+static inline void
+mf_bloom_hashes(const char *actor, size_t len, uint32 *h1, uint32 *h2)
+{
+	*h1 = mf_strmap_hash(0x9e3779b9u, actor, len);
+	*h2 = mf_strmap_hash(0x7f4a7c15u, actor, len) | 1;
+}
+
+static bool
+mf_bloom_maybe(const MfActorSet *set, const char *actor, size_t len)
+{
+	uint32		h1,
+				h2;
+
+	mf_bloom_hashes(actor, len, &h1, &h2);
+	for (int i = 0; i < MF_BLOOM_HASHES; i++)
+	{
+		uint32		bit = (h1 + (uint32) i * h2) & set->bloom_mask;
+
+		if ((set->bloom[bit >> 6] & (UINT64CONST(1) << (bit & 63))) == 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Scans flag_actors for flag's rows (or, with actor, the one row) by the
+ * primary key, with the transaction's read snapshot.  Calls row() for each;
+ * returns the number of rows.  The table and index locks are released at
+ * the end: a reader holds no lock past its read.
+ */
+typedef void (*MfActorRowFn) (void *state, const char *actor, size_t len, bool opt_out);
+
+static int64
+mf_scan_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
+			   MfActorRowFn row, void *state)
+{
+	Relation	rel;
+	Relation	index;
+	AttrNumber	col[MF_NCOLUMNS];
+	ScanKeyData keys[2];
+	int			nkeys = 1;
+	text	   *actor_text = NULL;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int64		n = 0;
+
+	/*
+	 * The cached OIDs may name tables another session has dropped since this
+	 * transaction read the rest of the state (DROP EXTENSION): say so.
+	 */
+	rel = try_table_open(c->flag_actors_relid, AccessShareLock);
+	index = rel ? try_relation_open(c->flag_actors_pkey, AccessShareLock) : NULL;
+	if (index == NULL)
+	{
+		if (rel)
+			table_close(rel, AccessShareLock);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"modelflags.flag_actors\" was dropped by another transaction"),
+				 errdetail("This transaction read the routing tables before the extension was dropped."),
+				 errhint("Start a new transaction.")));
+	}
+	mf_schema_attnums(rel, MF_FLAG_ACTORS, col);
+
+	ScanKeyEntryInitialize(&keys[0], 0, col[MF_COL_ACTOR_FLAG], BTEqualStrategyNumber, InvalidOid,
+						   TupleDescAttr(RelationGetDescr(rel), col[MF_COL_ACTOR_FLAG] - 1)->attcollation,
+						   F_TEXTEQ, PointerGetDatum(c->flag_names[flag]));
+	if (actor != NULL)
+	{
+		actor_text = cstring_to_text_with_len(actor, actor_len);
+		ScanKeyEntryInitialize(&keys[1], 0, col[MF_COL_ACTOR_ACTOR], BTEqualStrategyNumber, InvalidOid,
+							   TupleDescAttr(RelationGetDescr(rel), col[MF_COL_ACTOR_ACTOR] - 1)->attcollation,
+							   F_TEXTEQ, PointerGetDatum(actor_text));
+		nkeys = 2;
+	}
+	mf_push_read_snapshot();
+	scan = systable_beginscan(rel, c->flag_actors_pkey, true, GetActiveSnapshot(), nkeys, keys);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool		isnull;
+		bool		onull;
+		Datum		a = heap_getattr(tuple, col[MF_COL_ACTOR_ACTOR], RelationGetDescr(rel), &isnull);
+		Datum		o = heap_getattr(tuple, col[MF_COL_ACTOR_OPT_OUT], RelationGetDescr(rel), &onull);
+		text	   *t;
+
+		if (isnull)
+			continue;			/* the primary key forbids it */
+		t = DatumGetTextPP(a);
+		row(state, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), !onull && DatumGetBool(o));
+		if ((Pointer) t != DatumGetPointer(a))
+			pfree(t);
+		n++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	systable_endscan(scan);
+	PopActiveSnapshot();
+	relation_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	if (actor_text)
+		pfree(actor_text);
+	return n;
+}
+
+/* Rows of one flag as they are read: the first few exactly, hashes of all. */
+typedef struct MfActorLoad
+{
+	int64		n;
+	int64		cap;
+	size_t		bytes;			/* the small rows' bytes, NULs included */
+	const char *actors[MF_SMALL_ACTOR_SET];
+	uint32		lens[MF_SMALL_ACTOR_SET];
+	bool		opt_out[MF_SMALL_ACTOR_SET];
+	uint32	   *hashes;			/* pairs h1, h2 */
+} MfActorLoad;
+
+static void
+mf_actor_load_row(void *state, const char *actor, size_t len, bool opt_out)
+{
+	MfActorLoad *l = state;
+
+	if (l->n < MF_SMALL_ACTOR_SET)
+	{
+		l->actors[l->n] = pnstrdup(actor, len);
+		l->lens[l->n] = (uint32) len;
+		l->opt_out[l->n] = opt_out;
+		l->bytes += len + 1;
+	}
+	if (l->n >= l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->hashes = l->hashes
+			? repalloc_huge(l->hashes, sizeof(uint32) * 2 * l->cap)
+			: MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * 2 * l->cap);
+	}
+	mf_bloom_hashes(actor, len, &l->hashes[2 * l->n], &l->hashes[2 * l->n + 1]);
+	l->n++;
+}
+
+/*
+ * Loads flag's actor set into c->sets (see the file header): read into
+ * scratch, then one allocation for the finished set, then publish.
+ */
+static MfActorSet *
+mf_load_actor_set(MfCache *c, int flag)
+{
+	MfActorSets *sets = c->sets;
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "modelflags actor load",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(scratch);
+	text	   *name = c->flag_names[flag];
+	size_t		name_len = VARSIZE_ANY_EXHDR(name);
+	MfActorLoad l;
+	MfActorSet *set;
+	uint64		bits = 0;
+	size_t		size;
+	char	   *p;
+
+	memset(&l, 0, sizeof(l));
+	mf_scan_actors(c, flag, NULL, 0, mf_actor_load_row, &l);
+	MemoryContextSwitchTo(old);
+	mf_fault("actors:load");
+
+	/* Room in the list and the map first: nothing below may fail. */
+	if (sets->count >= sets->cap)
+	{
+		int			cap = sets->cap ? sets->cap * 2 : 64;
+
+		sets->list = sets->list
+			? repalloc(sets->list, sizeof(MfActorSet *) * cap)
+			: MemoryContextAlloc(sets->cxt, sizeof(MfActorSet *) * cap);
+		sets->cap = cap;
+	}
+	mf_strmap_reserve(&sets->map, sets->count + 1);
+
+	/* The set, its arrays and its key in one allocation. */
+	size = MAXALIGN(sizeof(MfActorSet)) + MAXALIGN(name_len + 1);
+	if (l.n <= MF_SMALL_ACTOR_SET)
+		size += MAXALIGN(sizeof(char *) * Max(l.n, 1)) + MAXALIGN(sizeof(uint32) * Max(l.n, 1)) +
+			MAXALIGN(sizeof(bool) * Max(l.n, 1)) + MAXALIGN(l.bytes);
+	else
+	{
+		bits = 64;
+		while (bits < (uint64) l.n * 10)
+			bits <<= 1;
+		size += bits / 8;
+	}
+	p = MemoryContextAllocHuge(sets->cxt, size);
+	set = (MfActorSet *) p;
+	memset(set, 0, sizeof(MfActorSet));
+	p += MAXALIGN(sizeof(MfActorSet));
+	memcpy(p, VARDATA_ANY(name), name_len);
+	p[name_len] = '\0';
+	{
+		const char *key = p;
+
+		p += MAXALIGN(name_len + 1);
+		set->count = (int32) Min(l.n, PG_INT32_MAX);
+		if (l.n <= MF_SMALL_ACTOR_SET)
+		{
+			set->actors = (const char **) p;
+			p += MAXALIGN(sizeof(char *) * Max(l.n, 1));
+			set->lens = (uint32 *) p;
+			p += MAXALIGN(sizeof(uint32) * Max(l.n, 1));
+			set->opt_out = (bool *) p;
+			p += MAXALIGN(sizeof(bool) * Max(l.n, 1));
+			for (int i = 0; i < l.n; i++)
+			{
+				memcpy(p, l.actors[i], l.lens[i] + 1);
+				set->actors[i] = p;
+				set->lens[i] = l.lens[i];
+				set->opt_out[i] = l.opt_out[i];
+				p += l.lens[i] + 1;
+			}
+		}
+		else
+		{
+			set->bloom_mask = (uint32) (bits - 1);
+			set->bloom = (uint64 *) p;
+			memset(set->bloom, 0, bits / 8);
+			for (int64 i = 0; i < l.n; i++)
+			{
+				uint32		h1 = l.hashes[2 * i];
+				uint32		h2 = l.hashes[2 * i + 1];
+
+				for (int k = 0; k < MF_BLOOM_HASHES; k++)
+				{
+					uint32		bit = (h1 + (uint32) k * h2) & set->bloom_mask;
+
+					set->bloom[bit >> 6] |= UINT64CONST(1) << (bit & 63);
+				}
+			}
+		}
+		/* Publish: reserved above, so neither step allocates. */
+		sets->list[sets->count] = set;
+		mf_strmap_put(&sets->map, 0, key, name_len, sets->count);
+		sets->count++;
+	}
+	MemoryContextDelete(scratch);
+	return set;
+}
+
+/*
+ * flag's actor set: from this state, else from its collection (by flag
+ * name), else loaded now.
+ */
+static MfActorSet *
+mf_actor_set(MfCache *c, int flag)
+{
+	MfActorSet *set = c->actor_sets[flag];
+	text	   *name = c->flag_names[flag];
+	int32		idx;
+
+	if (set != NULL)
+		return set;
+	if (mf_strmap_get(&c->sets->map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &idx))
+		set = c->sets->list[idx];
+	else
+		set = mf_load_actor_set(c, flag);
+	c->actor_sets[flag] = set;
+	c->flags[flag].has_actor_rows = set->count > 0 ? 1 : 0;
+	return set;
+}
+
+bool
+MfCacheFlagHasActors(MfCache *cache, int flag)
+{
+	return mf_actor_set(cache, flag)->count > 0;
+}
+
+static void
+mf_probe_row(void *state, const char *actor, size_t len, bool opt_out)
+{
+	*(MfActorGate *) state = opt_out ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
+}
+
+MfActorGate
+MfCacheActorGate(MfCache *cache, int flag, const char *actor, size_t actor_len)
+{
+	MfActorSet *set = mf_actor_set(cache, flag);
+	MfActorGate gate = MF_ACTOR_NONE;
+
+	if (set->count == 0)
+		return MF_ACTOR_NONE;
+	if (set->bloom == NULL)
+	{
+		for (int i = 0; i < set->count; i++)
+			if (set->lens[i] == actor_len && memcmp(set->actors[i], actor, actor_len) == 0)
+				return set->opt_out[i] ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
+		return MF_ACTOR_NONE;
+	}
+	if (!mf_bloom_maybe(set, actor, actor_len))
+		return MF_ACTOR_NONE;
+	mf_fault("actors:probe");
+	mf_scan_actors(cache, flag, actor, actor_len, mf_probe_row, &gate);
+	return gate;
+}

@@ -1,0 +1,557 @@
+/*
+ * cache_build.c — building one compiled routing state (an MfCache) from the
+ * tables, as one snapshot shows them.
+ *
+ * A state is arrays of providers, models, flags, features and routes with
+ * hash maps over the names, every route's params pre-merged (model params ||
+ * route params) and every name kept as a ready text datum, so that the read
+ * functions run no SQL.  The tables are read with heap scans under the
+ * extension's own access, so callers need no table privileges (SPEC P).
+ * Columns are found through the catalogue of schema.c, which checks their
+ * types first.
+ *
+ * Failure.  The build allocates only in a context of its own, created as a
+ * child of CurrentMemoryContext; nothing outside it is touched until the
+ * caller (cache.c) adopts the finished state.  An ERROR at any point (a
+ * timeout, a cancel, an out-of-memory) therefore leaves the previous state
+ * whole, and the error's cleanup frees the half-built one.
+ *
+ * Who decides which snapshot, and what happens to the state afterwards, is
+ * cache.c's business (see its header).
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "cache_int.h"
+#include "fault.h"
+#include "rollout.h"
+
+/* Allocator for the core's string maps. */
+static void *
+mf_cxt_alloc(void *arg, size_t size)
+{
+	return MemoryContextAlloc((MemoryContext) arg, size);
+}
+
+/*
+ * A varlena datum (text, jsonb) detoasted and copied into cxt, with a 4-byte
+ * header, so VARDATA/VARSIZE work on it.
+ */
+static void *
+mf_copy_varlena(MemoryContext cxt, Datum d)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	struct varlena *copy = PG_DETOAST_DATUM_COPY(d);
+
+	MemoryContextSwitchTo(old);
+	return copy;
+}
+
+#define mf_copy_text(cxt, d) ((text *) mf_copy_varlena((cxt), (d)))
+#define mf_copy_jsonb(cxt, d) ((Jsonb *) mf_copy_varlena((cxt), (d)))
+
+/* percentage_of_actors as Flipper's rollout cutoff (see rollout.h); -1 = NULL. */
+static int32
+mf_actors_cutoff(Datum d, bool isnull)
+{
+	if (isnull)
+		return -1;
+	return mf_rollout_cutoff(DatumGetFloat8(DirectFunctionCall1(numeric_float8, d)));
+}
+
+/* percentage_of_time (numeric, at most 3 decimals) as thousandths; -1 = NULL. */
+static int32
+mf_percentage(Datum d, bool isnull)
+{
+	Datum		scaled;
+
+	if (isnull)
+		return -1;
+	scaled = DirectFunctionCall2(numeric_mul, d,
+								 NumericGetDatum(int64_to_numeric(MF_PCT_SCALE)));
+	return DatumGetInt32(DirectFunctionCall1(numeric_int4, scaled));
+}
+
+/* The map index of a name, or -1. */
+static int
+mf_lookup(const MfStrMap *map, text *name)
+{
+	int32		v;
+
+	if (name != NULL &&
+		mf_strmap_get(map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &v))
+		return v;
+	return -1;
+}
+
+void
+mf_open_tables(Relation *rels)
+{
+	Oid			nsp = get_namespace_oid("modelflags", true);
+
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"modelflags\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION modelflags.")));
+	for (int i = 0; i < MF_NTABLES; i++)
+	{
+		mf_table_oids[i] = get_relname_relid(mf_table_names[i], nsp);
+		if (!OidIsValid(mf_table_oids[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table \"modelflags.%s\" does not exist", mf_table_names[i]),
+					 errhint("Reinstall the extension: DROP EXTENSION modelflags; CREATE EXTENSION modelflags.")));
+	}
+
+	/*
+	 * Taking the locks delivers pending invalidations; the OIDs are known to
+	 * the callback first, so none of ours can slip by.  A table dropped
+	 * between the lookup and the lock is "does not exist", as above.
+	 */
+	for (int i = 0; i < MF_NTABLES; i++)
+	{
+		rels[i] = try_table_open(mf_table_oids[i], AccessShareLock);
+		if (rels[i] == NULL)
+		{
+			for (int j = 0; j < i; j++)
+				table_close(rels[j], AccessShareLock);
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table \"modelflags.%s\" does not exist", mf_table_names[i]),
+					 errdetail("It was dropped while modelflags was reading it.")));
+		}
+	}
+}
+
+void
+mf_close_tables(Relation *rels)
+{
+	for (int i = 0; i < MF_NTABLES; i++)
+		table_close(rels[i], AccessShareLock);
+}
+
+/*
+ * Reads every row of rel with snap, calling row() with its values (indexed by
+ * attribute number - 1).
+ */
+typedef void (*MfRowFn) (void *state, Datum *values, bool *isnull);
+
+static void
+mf_scan_table(Relation rel, Snapshot snap, MfRowFn row, void *state)
+{
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		slot_getallattrs(slot);
+		row(state, slot->tts_values, slot->tts_isnull);
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* Growing arrays of rows read by the scans. */
+typedef struct MfBuild
+{
+	MfCache    *cache;
+	MemoryContext cxt;
+	AttrNumber	col[MF_NCOLUMNS];	/* attribute numbers, by MfColumnId */
+	int			cap;
+	int			names_cap;
+	/* route rows, before they are grouped by feature */
+	int			nraw;
+	struct MfRawRoute
+	{
+		text	   *feature;
+		int			feature_idx;	/* resolved once, before sorting */
+		int32		position;
+		text	   *flag;
+		text	   *model;
+		Jsonb	   *params;
+	}		   *raw;
+	MfStrMap	provider_map;
+	MfStrMap	model_map;
+} MfBuild;
+
+/* Column c (an MfColumnId) of the current row, in a row function. */
+#define COLV(c) (v[b->col[(c)] - 1])
+#define COLNULL(c) (isnull[b->col[(c)] - 1])
+
+#define MF_GROW(b, arr, n) \
+	do { \
+		if ((n) >= (b)->cap) \
+		{ \
+			(b)->cap = (b)->cap ? (b)->cap * 2 : 64; \
+			(arr) = (arr) ? repalloc_huge((arr), sizeof(*(arr)) * (b)->cap) \
+				: MemoryContextAllocHuge((b)->cxt, sizeof(*(arr)) * (b)->cap); \
+		} \
+	} while (0)
+
+static void
+mf_row_provider(void *state, Datum *v, bool *isnull)
+{
+	MfBuild    *b = state;
+	MfCache    *c = b->cache;
+	MfCacheProvider *p;
+
+	MF_GROW(b, c->providers, c->nproviders);
+	p = &c->providers[c->nproviders++];
+	p->name = mf_copy_text(b->cxt, COLV(MF_COL_PROVIDER_NAME));
+	p->available = COLNULL(MF_COL_PROVIDER_AVAILABLE) ? false
+		: DatumGetBool(COLV(MF_COL_PROVIDER_AVAILABLE));
+}
+
+static void
+mf_row_model(void *state, Datum *v, bool *isnull)
+{
+	MfBuild    *b = state;
+	MfCache    *c = b->cache;
+	MfCacheModel *m;
+	text	   *provider;
+
+	MF_GROW(b, c->models, c->nmodels);
+	m = &c->models[c->nmodels++];
+	m->name = mf_copy_text(b->cxt, COLV(MF_COL_MODEL_NAME));
+	provider = COLNULL(MF_COL_MODEL_PROVIDER) ? NULL : DatumGetTextPP(COLV(MF_COL_MODEL_PROVIDER));
+	m->provider = mf_lookup(&b->provider_map, provider);
+	m->provider_name = provider ? mf_copy_text(b->cxt, PointerGetDatum(provider)) : NULL;
+	m->enabled = COLNULL(MF_COL_MODEL_ENABLED) ? false : DatumGetBool(COLV(MF_COL_MODEL_ENABLED));
+	m->params = COLNULL(MF_COL_MODEL_PARAMS) ? NULL : mf_copy_jsonb(b->cxt, COLV(MF_COL_MODEL_PARAMS));
+}
+
+static void
+mf_row_flag(void *state, Datum *v, bool *isnull)
+{
+	MfBuild    *b = state;
+	MfCache    *c = b->cache;
+	MfFlag	   *f;
+	text	   *name;
+
+	MF_GROW(b, c->flags, c->nflags);
+	/* flag_names grows alongside flags, to the same capacity */
+	if (b->names_cap < b->cap)
+	{
+		c->flag_names = c->flag_names
+			? repalloc_huge(c->flag_names, sizeof(text *) * b->cap)
+			: MemoryContextAllocHuge(b->cxt, sizeof(text *) * b->cap);
+		b->names_cap = b->cap;
+	}
+
+	name = mf_copy_text(b->cxt, COLV(MF_COL_FLAG_NAME));
+	c->flag_names[c->nflags] = name;
+	f = &c->flags[c->nflags++];
+	f->name = VARDATA_ANY(name);
+	f->name_len = VARSIZE_ANY_EXHDR(name);
+	f->enabled = COLNULL(MF_COL_FLAG_ENABLED) ? -1
+		: DatumGetBool(COLV(MF_COL_FLAG_ENABLED)) ? 1 : 0;
+	f->pct_actors = mf_actors_cutoff(COLV(MF_COL_FLAG_PCT_ACTORS), COLNULL(MF_COL_FLAG_PCT_ACTORS));
+	f->pct_time = mf_percentage(COLV(MF_COL_FLAG_PCT_TIME), COLNULL(MF_COL_FLAG_PCT_TIME));
+	f->default_enabled = COLNULL(MF_COL_FLAG_DEFAULT) ? false : DatumGetBool(COLV(MF_COL_FLAG_DEFAULT));
+	f->has_actor_rows = -1;		/* loaded lazily, see MfCacheFlagHasActors */
+}
+
+static void
+mf_row_feature(void *state, Datum *v, bool *isnull)
+{
+	MfBuild    *b = state;
+	MfCache    *c = b->cache;
+	MfCacheFeature *f;
+
+	MF_GROW(b, c->features, c->nfeatures);
+	f = &c->features[c->nfeatures++];
+	f->name = mf_copy_text(b->cxt, COLV(MF_COL_FEATURE_NAME));
+	f->first_route = 0;
+	f->nroutes = 0;
+	f->core_routes = NULL;
+}
+
+static void
+mf_row_route(void *state, Datum *v, bool *isnull)
+{
+	MfBuild    *b = state;
+	struct MfRawRoute *r;
+
+	MF_GROW(b, b->raw, b->nraw);
+	r = &b->raw[b->nraw++];
+	/* feature and position form the primary key: never NULL */
+	r->feature = mf_copy_text(b->cxt, COLV(MF_COL_ROUTE_FEATURE));
+	r->position = DatumGetInt32(COLV(MF_COL_ROUTE_POSITION));
+	r->flag = COLNULL(MF_COL_ROUTE_FLAG) ? NULL : mf_copy_text(b->cxt, COLV(MF_COL_ROUTE_FLAG));
+	/* NOT NULL, unless a DBA dropped that: then it names no model */
+	r->model = COLNULL(MF_COL_ROUTE_MODEL) ? NULL : mf_copy_text(b->cxt, COLV(MF_COL_ROUTE_MODEL));
+	r->params = COLNULL(MF_COL_ROUTE_PARAMS) ? NULL : mf_copy_jsonb(b->cxt, COLV(MF_COL_ROUTE_PARAMS));
+}
+
+/* qsort order of raw routes: by feature index, then position. */
+static int
+mf_sort_raw_routes(const void *a, const void *b)
+{
+	const struct MfRawRoute *ra = a;
+	const struct MfRawRoute *rb = b;
+
+	if (ra->feature_idx != rb->feature_idx)
+		return ra->feature_idx < rb->feature_idx ? -1 : 1;
+	if (ra->position != rb->position)
+		return ra->position < rb->position ? -1 : 1;
+	return 0;
+}
+
+/* Builds the name maps of the arrays read so far. */
+static void
+mf_map_names(MfStrMap *map, MemoryContext cxt, int n, text *(*name_of) (MfCache *, int),
+			 MfCache *c)
+{
+	mf_strmap_init(map, n, mf_cxt_alloc, cxt);
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t = name_of(c, i);
+
+		mf_strmap_put(map, 0, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), i);
+	}
+}
+
+static text *
+mf_provider_name(MfCache *c, int i)
+{
+	return c->providers[i].name;
+}
+
+static text *
+mf_model_name(MfCache *c, int i)
+{
+	return c->models[i].name;
+}
+
+static text *
+mf_flag_name(MfCache *c, int i)
+{
+	return c->flag_names[i];
+}
+
+static text *
+mf_feature_name(MfCache *c, int i)
+{
+	return c->features[i].name;
+}
+
+/* Reads every row of one table into the build, through its row function. */
+static void
+mf_build_table(MfBuild *b, Relation *rels, MfTableId table, Snapshot snap, MfRowFn row)
+{
+	mf_schema_attnums(rels[table], table, b->col);
+	b->cap = 0;
+	b->names_cap = 0;
+	mf_scan_table(rels[table], snap, row, b);
+}
+
+/* A copy of snap's visibility data (xmin, xmax, xip, subxip) in cxt. */
+static void
+mf_copy_snapshot(SnapshotData *dst, Snapshot snap, MemoryContext cxt)
+{
+	*dst = *snap;
+	dst->xip = MemoryContextAlloc(cxt, sizeof(TransactionId) * Max(snap->xcnt, 1));
+	memcpy(dst->xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
+	dst->subxip = MemoryContextAlloc(cxt, sizeof(TransactionId) * Max(snap->subxcnt, 1));
+	if (snap->subxcnt > 0)
+		memcpy(dst->subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
+	dst->copied = true;
+	dst->active_count = 0;
+	dst->regd_count = 0;
+	dst->ph_node.first_child = NULL;
+	dst->ph_node.next_sibling = NULL;
+	dst->ph_node.prev_or_parent = NULL;
+}
+
+MfCache *
+mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
+{
+	MemoryContext cxt;
+	MemoryContext scratch;
+	MfBuild		b;
+	MfCache    *c;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "modelflags routing cache",
+								ALLOCSET_DEFAULT_MINSIZE, ALLOCSET_DEFAULT_INITSIZE,
+								MF_MAX_BLOCK);
+	scratch = AllocSetContextCreate(cxt, "modelflags cache build", ALLOCSET_DEFAULT_SIZES);
+
+	c = MemoryContextAllocZero(cxt, sizeof(MfCache));
+	c->cxt = cxt;
+	c->sets = sets;
+	c->flag_actors_relid = RelationGetRelid(rels[MF_FLAG_ACTORS]);
+	c->flag_actors_pkey = RelationGetPrimaryKeyIndex(rels[MF_FLAG_ACTORS]);
+	if (!OidIsValid(c->flag_actors_pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"modelflags.flag_actors\" has no primary key"),
+				 errhint("Reinstall the extension: DROP EXTENSION modelflags; CREATE EXTENSION modelflags.")));
+	mf_copy_snapshot(&c->snapshot, snap, cxt);
+
+	memset(&b, 0, sizeof(b));
+	b.cache = c;
+	b.cxt = cxt;
+
+	mf_build_table(&b, rels, MF_PROVIDERS, snap, mf_row_provider);
+	mf_fault("build:providers");
+	mf_map_names(&b.provider_map, scratch, c->nproviders, mf_provider_name, c);
+
+	mf_build_table(&b, rels, MF_MODELS, snap, mf_row_model);
+	mf_fault("build:models");
+	mf_map_names(&b.model_map, scratch, c->nmodels, mf_model_name, c);
+
+	mf_build_table(&b, rels, MF_FLAGS, snap, mf_row_flag);
+	mf_fault("build:flags");
+	if (c->nflags > 0 && c->nflags < b.cap)
+	{
+		/* Give back the doubling's slack: 10,000 flags would keep 16,384. */
+		c->flags = repalloc_huge(c->flags, sizeof(MfFlag) * c->nflags);
+		c->flag_names = repalloc_huge(c->flag_names, sizeof(text *) * c->nflags);
+	}
+	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
+	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * Max(c->nflags, 1));
+
+	mf_build_table(&b, rels, MF_FEATURES, snap, mf_row_feature);
+	mf_fault("build:features");
+	mf_map_names(&c->feature_map, cxt, c->nfeatures, mf_feature_name, c);
+
+	b.cxt = scratch;			/* raw rows are scratch; the compiled ones are not */
+	mf_build_table(&b, rels, MF_ROUTES, snap, mf_row_route);
+	mf_fault("build:routes");
+	b.cxt = cxt;
+
+	/* Group the routes by feature, in position order, and compile them. */
+	for (int i = 0; i < b.nraw; i++)
+		b.raw[i].feature_idx = mf_lookup(&c->feature_map, b.raw[i].feature);
+	if (b.nraw > 1)
+		qsort(b.raw, b.nraw, sizeof(struct MfRawRoute), mf_sort_raw_routes);
+	c->routes = MemoryContextAllocZero(cxt, sizeof(MfCacheRoute) * Max(b.nraw, 1));
+	for (int i = 0; i < b.nraw; i++)
+	{
+		struct MfRawRoute *raw = &b.raw[i];
+		int			feature = raw->feature_idx;
+		MfCacheRoute *r;
+		MfCacheModel *m;
+
+		if (feature < 0)
+			continue;			/* dangling (foreign keys disabled): ignore */
+		r = &c->routes[c->nroutes];
+		if (c->features[feature].nroutes == 0)
+			c->features[feature].first_route = c->nroutes;
+		c->features[feature].nroutes++;
+		c->nroutes++;
+
+		r->position = raw->position;
+		r->flag = raw->flag ? mf_lookup(&c->flag_map, raw->flag) : -1;
+		if (raw->flag && r->flag < 0)
+			r->flag = -2;		/* names a flag that does not exist */
+		r->model = mf_lookup(&b.model_map, raw->model);
+		m = r->model >= 0 ? &c->models[r->model] : NULL;
+		/* A name found in a map is byte for byte the one kept there: share it. */
+		r->flag_name = r->flag >= 0 ? c->flag_names[r->flag]
+			: raw->flag ? mf_copy_text(cxt, PointerGetDatum(raw->flag)) : NULL;
+		r->model_name = m ? m->name
+			: raw->model ? mf_copy_text(cxt, PointerGetDatum(raw->model)) : NULL;
+		if (m == NULL)
+			r->params = NULL;
+		else if (raw->params == NULL || JB_ROOT_COUNT(raw->params) == 0 || m->params == NULL)
+			r->params = m->params ? m->params :
+				(raw->params ? mf_copy_jsonb(cxt, JsonbPGetDatum(raw->params)) : NULL);
+		else
+		{
+			/*
+			 * jsonb_concat leaves its iterators and parse state behind, about
+			 * 2 kB per call: run it in scratch and keep only the result.
+			 */
+			MemoryContext old = MemoryContextSwitchTo(scratch);
+			Datum		merged = DirectFunctionCall2(jsonb_concat,
+													 JsonbPGetDatum(m->params),
+													 JsonbPGetDatum(raw->params));
+
+			MemoryContextSwitchTo(old);
+			r->params = mf_copy_jsonb(cxt, merged);
+		}
+	}
+
+	/* The core's view of each feature's routes. */
+	for (int f = 0; f < c->nfeatures; f++)
+	{
+		MfCacheFeature *feat = &c->features[f];
+
+		feat->core_routes = MemoryContextAllocZero(cxt, sizeof(MfRoute) * Max(feat->nroutes, 1));
+		for (int i = 0; i < feat->nroutes; i++)
+		{
+			MfCacheRoute *r = &c->routes[feat->first_route + i];
+			MfRoute    *cr = &feat->core_routes[i];
+			MfCacheModel *m = r->model >= 0 ? &c->models[r->model] : NULL;
+
+			cr->flag = r->flag >= 0 ? &c->flags[r->flag] : NULL;
+			cr->flag_missing = (r->flag == -2);
+			cr->model_enabled = m != NULL && m->enabled;
+			cr->provider_available = m != NULL && m->provider >= 0 &&
+				c->providers[m->provider].available;
+		}
+	}
+	mf_fault("build:compile");
+
+	MemoryContextDelete(scratch);
+	return c;
+}
+
+/*
+ * Whether snap shows every transaction old shows.  A transaction old shows
+ * is one that had committed when old was taken: it is below old->xmax and
+ * not in old's running lists.  snap misses it only if snap lists it as
+ * running (snap is older, or imported) or if it lies at or above snap->xmax.
+ */
+bool
+mf_snapshot_covers(Snapshot snap, Snapshot old)
+{
+	TransactionId limit = old->xmax;
+
+	/* Everything below snap->xmin is settled for snap: the common case. */
+	if (TransactionIdFollowsOrEquals(snap->xmin, limit))
+		return true;
+
+	/* Transactions in [snap->xmax, old->xmax) that old shows. */
+	if (TransactionIdPrecedes(snap->xmax, limit))
+	{
+		int			n = 0;
+
+		for (TransactionId x = snap->xmax; TransactionIdPrecedes(x, limit);)
+		{
+			if (++n > 256)
+				return false;	/* too many to tell cheaply */
+			if (!XidInMVCCSnapshot(x, old) && TransactionIdDidCommit(x))
+				return false;
+			TransactionIdAdvance(x);
+		}
+	}
+
+	/* Transactions snap lists as running that old shows as committed. */
+	for (uint32 i = 0; i < snap->xcnt; i++)
+		if (TransactionIdPrecedes(snap->xip[i], limit) &&
+			!XidInMVCCSnapshot(snap->xip[i], old) && TransactionIdDidCommit(snap->xip[i]))
+			return false;
+	for (int32 i = 0; i < snap->subxcnt; i++)
+		if (TransactionIdPrecedes(snap->subxip[i], limit) &&
+			!XidInMVCCSnapshot(snap->subxip[i], old) && TransactionIdDidCommit(snap->subxip[i]))
+			return false;
+	return true;
+}

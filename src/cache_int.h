@@ -1,0 +1,64 @@
+/*
+ * cache_int.h — what the files of the routing cache share among themselves:
+ *   cache.c        the owner: which compiled state answers a transaction,
+ *                  invalidation, snapshots, swapping in a new state
+ *   cache_build.c  building a compiled state from the tables at a snapshot
+ *   actor_sets.c   actor gates, loaded lazily per flag
+ * Nothing outside these files includes it; read_api.c uses cache.h.
+ */
+#ifndef MODELFLAGS_CACHE_INT_H
+#define MODELFLAGS_CACHE_INT_H
+
+#include "cache.h"
+#include "schema.h"
+
+/* Cache contexts grow in blocks of at most this much, to keep slack small. */
+#define MF_MAX_BLOCK (256 * 1024)
+
+/* ---- cache.c ---- */
+
+/* The tables' OIDs as last looked up by name (for the invalidation callback). */
+extern Oid	mf_table_oids[MF_NTABLES];
+
+/*
+ * The snapshot reads of the current transaction's view use: its answer
+ * snapshot, with the command counter brought up to date when the
+ * transaction wrote to the tables itself.  Pushed as the active snapshot;
+ * the caller pops it with PopActiveSnapshot().
+ */
+extern void mf_push_read_snapshot(void);
+
+/* ---- cache_build.c ---- */
+
+/*
+ * Looks the tables up by name and locks them in AccessShareLock (which also
+ * delivers pending invalidations).  mf_close_tables releases the locks: a
+ * reader holds no lock past its read.
+ */
+extern void mf_open_tables(Relation *rels);
+extern void mf_close_tables(Relation *rels);
+
+/*
+ * Reads the open tables with snap into a new compiled state, in a new memory
+ * context that is a child of CurrentMemoryContext: an ERROR anywhere in the
+ * build leaves nothing behind but garbage that the error's cleanup frees.
+ * The caller moves the context under a long-lived parent once it has the
+ * state.  Actor sets are looked up in (and loaded into) sets.
+ */
+extern MfCache *mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets);
+
+/*
+ * Whether every transaction whose effects old shows is also shown by snap:
+ * then snap sees the tables at least as old did.  Conservative: false when
+ * it cannot tell cheaply.
+ */
+extern bool mf_snapshot_covers(Snapshot snap, Snapshot old);
+
+/* ---- actor_sets.c ---- */
+
+/* A new, empty collection of actor sets in a child of CurrentMemoryContext. */
+extern MfActorSets *mf_actor_sets_create(void);
+extern MemoryContext mf_actor_sets_context(MfActorSets *sets);
+extern int	mf_actor_sets_count(MfActorSets *sets);
+
+#endif
