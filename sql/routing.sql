@@ -144,6 +144,17 @@ UPDATE modelflags.providers SET available = true WHERE name = 'fireworks';
 SELECT model, provider, gate, position, skipped FROM modelflags.model_for('code_completions', 'User:4');
 UPDATE modelflags.models SET enabled = true;
 
+-- A feature with 25 skipped routes: the detail names 20 and counts the rest,
+-- so that thousands of routes do not become megabytes in the client and the log.
+BEGIN;
+INSERT INTO modelflags.features (name) VALUES ('many_routes');
+INSERT INTO modelflags.routes (feature, position, model)
+    SELECT 'many_routes', i, 'model_without_params' FROM generate_series(1, 25) i;
+UPDATE modelflags.models SET enabled = false WHERE name = 'model_without_params';
+SELECT * FROM modelflags.model_for('many_routes', 'User:4');
+\echo sqlstate :SQLSTATE
+ROLLBACK;
+
 -- A feature with no routes: MF001.
 SELECT * FROM modelflags.model_for('no_routes', 'User:4');
 \echo sqlstate :SQLSTATE
