@@ -3,8 +3,16 @@
 -- (session_replication_role = replica) and rows that bypassed the foreign keys.
 --
 -- Proves:
---   - the invalidation trigger fires ALWAYS: a change applied in replica mode
---     (as a subscriber's apply worker does) is still seen by model_for;
+--   - the statement invalidation trigger fires ALWAYS: a change made in
+--     replica mode by a session is still seen by model_for (an apply worker
+--     fires no statement trigger: test/logical_replication.sh covers it);
+--   - the row-level invalidation triggers (25_replication.sql) exist on every
+--     table, ENABLE REPLICA (tgenabled = 'R'), and invalidate on their own:
+--     with the statement trigger of providers disabled (as it is, in effect,
+--     for an apply worker, which fires no statement trigger), a change made
+--     in replica mode is still seen by the next transaction; the BEFORE
+--     triggers hand the row back (an UPDATE in replica mode changes it) and
+--     the AFTER DELETE trigger lets the DELETE happen;
 --   - ordinary triggers (audit) stay origin-only in replica mode: the
 --     subscriber receives the origin's audit rows instead;
 --   - routes naming a flag, model or provider that does not exist (possible
@@ -32,6 +40,41 @@ INSERT INTO modelflags.routes (feature, position, flag, model)
     VALUES ('code_generations', 1, 'incident_fail_over_generation_provider', 'claude_vertex');
 RESET session_replication_role;
 -- Seen at once (invalidation fired), and no audit rows were written here.
+SELECT model, flag, gate, position FROM modelflags.model_for('code_generations', 'User:1');
+SELECT count(*) - :audit_rows_before AS audit_rows_written_in_replica_mode FROM modelflags.changes;
+
+-- The row-level triggers an apply worker fires: every table, INSERT and
+-- UPDATE before the row, DELETE after it, all ENABLE REPLICA.
+SELECT c.relname, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) ~ 'FOR EACH ROW' AS row_level,
+       regexp_replace(pg_get_triggerdef(t.oid), '^CREATE TRIGGER \S+ (.*) ON .*$', '\1') AS fires,
+       t.tgfoid::regproc AS function
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'modelflags'::regnamespace AND t.tgname LIKE '%invalidate_replica%'
+ ORDER BY c.relname, t.tgname;
+-- They alone invalidate: the statement trigger of providers disabled (the
+-- ALTER's own invalidation is consumed by the next statement), a change in
+-- replica mode is seen by the next transaction.
+ALTER TABLE modelflags.providers DISABLE TRIGGER providers_invalidate_update;
+SELECT model, provider, position, skipped FROM modelflags.model_for('code_generations', 'User:1');
+SET session_replication_role = replica;
+UPDATE modelflags.providers SET available = false WHERE name = 'vertex_ai';
+RESET session_replication_role;
+SELECT name, available FROM modelflags.providers ORDER BY name;
+SELECT model, provider, position, skipped FROM modelflags.model_for('code_generations', 'User:1');
+SET session_replication_role = replica;
+UPDATE modelflags.providers SET available = true WHERE name = 'vertex_ai';
+RESET session_replication_role;
+SELECT model, provider, position, skipped FROM modelflags.model_for('code_generations', 'User:1');
+ALTER TABLE modelflags.providers ENABLE ALWAYS TRIGGER providers_invalidate_update;
+-- A DELETE in replica mode (AFTER ROW trigger) deletes and is seen.
+SET session_replication_role = replica;
+DELETE FROM modelflags.routes WHERE position = 1;
+RESET session_replication_role;
+SELECT model, flag, gate, position FROM modelflags.model_for('code_generations', 'User:1');
+SET session_replication_role = replica;
+INSERT INTO modelflags.routes (feature, position, flag, model)
+    VALUES ('code_generations', 1, 'incident_fail_over_generation_provider', 'claude_vertex');
+RESET session_replication_role;
 SELECT model, flag, gate, position FROM modelflags.model_for('code_generations', 'User:1');
 SELECT count(*) - :audit_rows_before AS audit_rows_written_in_replica_mode FROM modelflags.changes;
 

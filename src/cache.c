@@ -119,12 +119,6 @@ static MfView mf_view = {InvalidLocalTransactionId, NULL, NULL, 0};
 /* The last transaction that changed the tables (MfCacheNoteWrite). */
 static LocalTransactionId mf_wrote_lxid = InvalidLocalTransactionId;
 
-#if PG_VERSION_NUM >= 170000
-#define MF_CURRENT_LXID (MyProc->vxid.lxid)
-#else
-#define MF_CURRENT_LXID (MyProc->lxid)
-#endif
-
 /*
  * Relcache invalidation callback: runs inside AcceptInvalidationMessages, so
  * it only counts (no catalog access, no ERROR).

@@ -87,6 +87,13 @@ typedef struct MfCache
 	int64		builds;			/* how many states this backend had built */
 } MfCache;
 
+/* This backend's current local transaction id (storage/proc.h). */
+#if PG_VERSION_NUM >= 170000
+#define MF_CURRENT_LXID (MyProc->vxid.lxid)
+#else
+#define MF_CURRENT_LXID (MyProc->lxid)
+#endif
+
 /* Registers the invalidation and transaction callbacks; from _PG_init. */
 extern void MfCacheInit(void);
 
