@@ -7,12 +7,14 @@
  * row triggers, and audit/NOTIFY/invalidation from the statement triggers.
  * The optional note is handed to the audit trigger through the
  * transaction-local setting modelflags.note (which a DBA can also SET LOCAL
- * before a plain UPDATE).
+ * before a plain UPDATE).  Each pins search_path (pg_catalog, pg_temp), so
+ * that nothing in the caller's search_path can stand in for a built-in they
+ * call; _pop_note, a one-line SQL function, is written qualified instead.
  */
 
 -- Sets modelflags.note for the rest of the statement and returns the old value.
 CREATE FUNCTION modelflags._push_note(note text) RETURNS text
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     old text := current_setting('modelflags.note', true);
 BEGIN
@@ -23,7 +25,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION modelflags._pop_note(old text) RETURNS void
-LANGUAGE sql AS $$ SELECT set_config('modelflags.note', coalesce(old, ''), true) $$;
+LANGUAGE sql AS $$ SELECT pg_catalog.set_config('modelflags.note', coalesce(old, ''), true) $$;
 
 /*
  * set_flag: GitLab ChatOps semantics (`/chatops run feature set NAME VALUE`).
@@ -44,7 +46,7 @@ CREATE FUNCTION modelflags.set_flag(name text,
                                     percentage_of_time numeric DEFAULT NULL,
                                     note text DEFAULT NULL)
 RETURNS modelflags.flags
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := name;
     want       boolean := enabled;
@@ -111,7 +113,7 @@ END $$;
 
 -- Creates the flag if missing (used by the actor functions).
 CREATE FUNCTION modelflags._ensure_flag(flag_name text) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM modelflags._check_name('flag', flag_name);
     INSERT INTO modelflags.flags (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
@@ -127,7 +129,7 @@ END $$;
  */
 CREATE FUNCTION modelflags.set_actor(flag text, actor text, enabled boolean, note text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := flag;
     actor_id   text := actor;
@@ -160,7 +162,7 @@ END $$;
 -- opt_out: force the flag off for this actor (GitLab Feature.opt_out).
 CREATE FUNCTION modelflags.opt_out(flag text, actor text, note text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := flag;
     actor_id   text := actor;
@@ -181,7 +183,7 @@ END $$;
 -- remove_opt_out: undo opt_out (GitLab Feature.remove_opt_out).
 CREATE FUNCTION modelflags.remove_opt_out(flag text, actor text, note text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := flag;
     actor_id   text := actor;
@@ -203,7 +205,7 @@ END $$;
  */
 CREATE FUNCTION modelflags.delete_flag(name text, note text DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := name;
     users      text;
@@ -235,7 +237,7 @@ END $$;
  */
 CREATE FUNCTION modelflags.set_provider(name text, available boolean, note text DEFAULT NULL)
 RETURNS modelflags.providers
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     provider_name text := name;
     saved_note    text;

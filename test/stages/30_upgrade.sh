@@ -14,6 +14,9 @@
 # model_for/is_enabled/rollout_pct answers for thousands of actors
 # (test/data/answers.sql); a write after the upgrade is audited.  Any
 # difference fails and is printed as a diff.
+# Also, per V: the upgrade refuses a modelflags schema that others may
+# create objects in (the guard each upgrade script starts with), and
+# changes nothing then.
 # A new release adds sql/modelflags--X--Y.sql and freezes its full script
 # as sql/modelflags--Y.sql; this stage then also checks the path from Y.
 set -uo pipefail
@@ -135,6 +138,39 @@ SELECT table_name, operation, key, note, (new_row->>'enabled') FROM modelflags.c
 EOF
     done
     compare "$v: a write after UPDATE is audited as in a fresh install" "$work/write-$up" "$work/write-$fresh"
+
+    # The upgrade's guard: a schema others may create objects in is refused,
+    # with nothing changed; once that is revoked, the upgrade goes through.
+    guard=guard_${v//./_}
+    mf_psql up postgres -c "CREATE DATABASE $guard" >/dev/null
+    mf_psql up "$guard" -c "CREATE EXTENSION modelflags VERSION '$v'" \
+        -c "GRANT CREATE ON SCHEMA modelflags TO PUBLIC" >/dev/null 2>&1
+    out=$(mf_psql up "$guard" -v VERBOSITY=verbose -c "ALTER EXTENSION modelflags UPDATE" 2>&1)
+    ver=$(mf_psql up "$guard" -c "SELECT extversion FROM pg_extension WHERE extname = 'modelflags'" 2>&1)
+    if grep -q '42501' <<<"$out" && [ "$ver" = "$v" ]; then
+        pass "$v: UPDATE refuses a modelflags schema with CREATE granted to PUBLIC (42501), version stays $v"
+    else
+        fail "$v: UPDATE with CREATE on the schema granted to PUBLIC: version $ver, output: $out"
+    fi
+    # A schema owned by another, non-superuser role: refused as well.
+    mf_psql up "$guard" -c "REVOKE CREATE ON SCHEMA modelflags FROM PUBLIC" \
+        -c "DROP ROLE IF EXISTS upgrade_schema_owner" -c "CREATE ROLE upgrade_schema_owner" \
+        -c "ALTER SCHEMA modelflags OWNER TO upgrade_schema_owner" >/dev/null 2>&1
+    out=$(mf_psql up "$guard" -v VERBOSITY=verbose -c "ALTER EXTENSION modelflags UPDATE" 2>&1)
+    ver=$(mf_psql up "$guard" -c "SELECT extversion FROM pg_extension WHERE extname = 'modelflags'" 2>&1)
+    if grep -q '42501' <<<"$out" && grep -q 'upgrade_schema_owner' <<<"$out" && [ "$ver" = "$v" ]; then
+        pass "$v: UPDATE refuses a modelflags schema owned by another, non-superuser role (42501), version stays $v"
+    else
+        fail "$v: UPDATE with the schema owned by another role: version $ver, output: $out"
+    fi
+    out=$(mf_psql up "$guard" -c "ALTER SCHEMA modelflags OWNER TO postgres" -c "DROP ROLE upgrade_schema_owner" \
+          -c "ALTER EXTENSION modelflags UPDATE" \
+          -c "SELECT extversion FROM pg_extension WHERE extname = 'modelflags'" 2>&1)
+    if [ "$out" = "$current" ]; then
+        pass "$v: after REVOKE CREATE and ALTER SCHEMA OWNER the UPDATE goes through"
+    else
+        fail "$v: UPDATE after REVOKE CREATE and ALTER SCHEMA OWNER: $out"
+    fi
 done
 
 [ "$failures" -eq 0 ]
