@@ -17,6 +17,10 @@ GRANT USAGE ON SCHEMA modelflags TO PUBLIC;
 -- TRIGGER, never when a trigger fires, so revoking it leaves the audit of
 -- the extension's own tables working for every writer.
 REVOKE EXECUTE ON FUNCTION modelflags._audit() FROM PUBLIC;
+-- Likewise the restore triggers' functions (25_restore.sql), SECURITY
+-- DEFINER too: they check the login role themselves, but nobody needs to
+-- attach them anywhere.
+REVOKE EXECUTE ON FUNCTION modelflags._restore_begin(), modelflags._restore_end() FROM PUBLIC;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA modelflags FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA modelflags FROM PUBLIC;
