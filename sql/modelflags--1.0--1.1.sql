@@ -319,16 +319,20 @@ BEGIN
     saved_note := modelflags._push_note(note);
 
     -- Create the flag if needed; then lock its row so that concurrent
-    -- set_flag calls on the same flag apply one after the other.
+    -- set_flag calls on the same flag apply one after the other (see above).
     INSERT INTO modelflags.flags AS f (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
     IF FOUND THEN
         RAISE NOTICE 'created flag "%"', flag_name;
     END IF;
-    PERFORM 1 FROM modelflags.flags f WHERE f.name = flag_name FOR UPDATE;
+    PERFORM 1 FROM modelflags.flags f WHERE f.name = flag_name FOR NO KEY UPDATE;
 
     IF want IS NOT NULL THEN
-        -- true and false both clear every other gate, actor gates and opt-outs included.
-        DELETE FROM modelflags.flag_actors a WHERE a.flag = flag_name;
+        -- true and false both clear every other gate, actor gates and
+        -- opt-outs included: with flag_actors to ourselves (see above).
+        IF EXISTS (SELECT 1 FROM modelflags.flag_actors a WHERE a.flag = flag_name) THEN
+            LOCK TABLE modelflags.flag_actors IN SHARE ROW EXCLUSIVE MODE;
+            DELETE FROM modelflags.flag_actors a WHERE a.flag = flag_name;
+        END IF;
         UPDATE modelflags.flags f
            SET enabled = want, percentage_of_actors = NULL, percentage_of_time = NULL
          WHERE f.name = flag_name;
@@ -575,3 +579,11 @@ CREATE TRIGGER routes_restore_end AFTER INSERT ON modelflags.routes
     FOR EACH STATEMENT EXECUTE FUNCTION modelflags._restore_end();
 ALTER TABLE modelflags.routes ENABLE ALWAYS TRIGGER routes_restore_end;
 REVOKE EXECUTE ON FUNCTION modelflags._restore_begin(), modelflags._restore_end() FROM PUBLIC;
+
+/*
+ * set_flag locking (issue 8, item 10): the set_flag re-created in the
+ * install hardening section above already locks the flag's row FOR NO KEY
+ * UPDATE and, when the flag has actor rows, takes SHARE ROW EXCLUSIVE on
+ * flag_actors before clearing them (30_write_api.sql explains why), so it
+ * no longer deadlocks with plain DML on flag_actors.  Nothing else changes.
+ */

@@ -38,7 +38,23 @@ LANGUAGE sql AS $$ SELECT pg_catalog.set_config('modelflags.note', coalesce(old,
  *                          refused (55000) while the flag is fully enabled,
  *                          as GitLab refuses it
  * Creates the flag when it is missing (with a NOTICE, to catch typos).
- * Concurrent calls on one flag serialize on its row lock: none is lost.
+ *
+ * Locking.  Concurrent calls on one flag serialize on the flag's row, locked
+ * FOR NO KEY UPDATE: none is lost.  That mode does not conflict with the
+ * FOR KEY SHARE that inserting an actor row takes on its flag, so loading
+ * actors never waits for set_flag's row lock, nor set_flag for them.
+ * Clearing the actor rows (true or false) is where deadlocks were: deleting
+ * them one by one in index order while another transaction deletes or
+ * locks some of them in another order.  So when the flag has actor rows,
+ * set_flag first takes SHARE ROW EXCLUSIVE on flag_actors, which waits for
+ * every transaction writing flag_actors to end, while set_flag holds no row
+ * they could need (only the flag's, which plain DML on flag_actors never
+ * waits for); then no one else writes flag_actors until set_flag's
+ * transaction ends.  A flag without actor rows (an incident flag) takes no
+ * table lock and waits behind no bulk load; neither do percentages.  What
+ * can still deadlock is a transaction that writes flag_actors and then
+ * updates or deletes the same flag's row: write flags before flag_actors,
+ * as set_flag and load_definitions do.
  */
 CREATE FUNCTION modelflags.set_flag(name text,
                                     enabled boolean DEFAULT NULL,
@@ -75,16 +91,20 @@ BEGIN
     saved_note := modelflags._push_note(note);
 
     -- Create the flag if needed; then lock its row so that concurrent
-    -- set_flag calls on the same flag apply one after the other.
+    -- set_flag calls on the same flag apply one after the other (see above).
     INSERT INTO modelflags.flags AS f (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
     IF FOUND THEN
         RAISE NOTICE 'created flag "%"', flag_name;
     END IF;
-    PERFORM 1 FROM modelflags.flags f WHERE f.name = flag_name FOR UPDATE;
+    PERFORM 1 FROM modelflags.flags f WHERE f.name = flag_name FOR NO KEY UPDATE;
 
     IF want IS NOT NULL THEN
-        -- true and false both clear every other gate, actor gates and opt-outs included.
-        DELETE FROM modelflags.flag_actors a WHERE a.flag = flag_name;
+        -- true and false both clear every other gate, actor gates and
+        -- opt-outs included: with flag_actors to ourselves (see above).
+        IF EXISTS (SELECT 1 FROM modelflags.flag_actors a WHERE a.flag = flag_name) THEN
+            LOCK TABLE modelflags.flag_actors IN SHARE ROW EXCLUSIVE MODE;
+            DELETE FROM modelflags.flag_actors a WHERE a.flag = flag_name;
+        END IF;
         UPDATE modelflags.flags f
            SET enabled = want, percentage_of_actors = NULL, percentage_of_time = NULL
          WHERE f.name = flag_name;
