@@ -61,6 +61,9 @@ BEGIN
     RETURN NULL;
 END $$;
 
+COMMENT ON FUNCTION modelflags._restore_begin() IS
+    'BEFORE INSERT statement trigger of each configuration table, when _is_restore(): replica mode (no validation, audit, NOTIFY or foreign-key check) for that statement, for a superuser''s pg_dump/pg_restore session only; _restore_end ends it';
+
 -- AFTER the statement: back to origin, if _restore_begin set replica mode
 -- (and not if the session was in replica mode for its own reasons).  The
 -- mark is a placeholder setting outside the reserved modelflags.* prefix.
