@@ -3,6 +3,594 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "ALTER EXTENSION modelflags UPDATE TO '1.1'" to load this file. \quit
 
+/*
+ * How this file is organised: one section per change, each headed by a
+ * comment that names the issue item and the install file it mirrors; add
+ * new sections at the end.  A changed function is re-created with exactly
+ * the text it has in the files of sql/install (CREATE OR REPLACE keeps its
+ * OID, owner and grants), a changed trigger with CREATE OR REPLACE TRIGGER.
+ * test/stages/30_upgrade.sh fails on any difference between a 1.0 install
+ * upgraded by this script and a fresh 1.1 install (catalog, rows, answers).
+ * Like the install script, this one runs with search_path set to schema
+ * modelflags (pg_catalog searched first): what it calls at top level is
+ * written schema-qualified.
+ */
+
+/*
+ * Guard (issue 8, item 3; the upgrade's half of
+ * sql/install/00_install_guard.sql).  ALTER EXTENSION UPDATE runs this script as a superuser with search_path
+ * set to schema modelflags.  A 1.0 installation may sit in a schema that
+ * someone else made before CREATE EXTENSION (1.0 did not check): its owner,
+ * or any role with CREATE on it, could have planted look-alikes of built-in
+ * functions and operators there.  Refuse, before anything else, a schema
+ * owned by anyone but the extension's owner or a superuser, and one that
+ * other roles may create objects in.  Everything below is written
+ * schema-qualified, so that what the schema holds is never called by name.
+ * Every later upgrade script starts with this same guard.
+ */
+DO $guard$
+DECLARE
+    nsp_owner pg_catalog.oid;
+    ext_owner pg_catalog.oid;
+    grantees  pg_catalog.text;
+BEGIN
+    SELECT n.nspowner, e.extowner INTO nsp_owner, ext_owner
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+     WHERE e.extname OPERATOR(pg_catalog.=) 'modelflags';
+
+    IF nsp_owner OPERATOR(pg_catalog.<>) ext_owner
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) nsp_owner) THEN
+        RAISE EXCEPTION 'schema "modelflags" is owned by role "%", not by the extension''s owner "%"',
+                pg_catalog.pg_get_userbyid(nsp_owner), pg_catalog.pg_get_userbyid(ext_owner)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The owner of the schema could have put functions or operators there that the upgrade would run with superuser rights, and can drop the extension''s objects.',
+                  HINT = pg_catalog.format('Check what the schema holds besides the extension''s objects (\dx+ modelflags lists those), then ALTER SCHEMA modelflags OWNER TO %s, and run ALTER EXTENSION modelflags UPDATE again.',
+                                           pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(ext_owner)));
+    END IF;
+
+    SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                      ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
+                                 ', ')
+      INTO grantees
+      FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) AS a
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'modelflags'
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
+    IF grantees IS NOT NULL THEN
+        RAISE EXCEPTION 'other roles may create objects in schema "modelflags": %', grantees
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'They could put functions or operators there that the extension''s code would run.',
+                  HINT = pg_catalog.format('Check what the schema holds besides the extension''s objects (\dx+ modelflags lists those), REVOKE CREATE ON SCHEMA modelflags FROM %s, and run ALTER EXTENSION modelflags UPDATE again.', grantees);
+    END IF;
+END
+$guard$;
+
+/*
+ * Install hardening (issue 8, item 3): function bodies no longer resolve
+ * built-in names through the caller's search_path (sql/install/
+ * 00_install_guard.sql explains the rule).  The per-row validation
+ * functions and the SQL helpers are written schema-qualified
+ * (10_validate.sql, 30_write_api.sql's _pop_note); the other PL/pgSQL
+ * functions and the two C functions that run SPI queries pin
+ * search_path = pg_catalog, pg_temp (20_audit.sql, 30_write_api.sql,
+ * 60_definitions.sql).  flag_actors_validate's WHEN clause is only written
+ * qualified in 10_validate.sql: it was bound when 1.0 created it, to the
+ * same operators, so the trigger is unchanged.
+ */
+
+-- 10_validate.sql
+CREATE OR REPLACE FUNCTION modelflags._quote_abbrev(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN 'NULL'
+            WHEN pg_catalog.length(value) OPERATOR(pg_catalog.<=) 64
+                THEN '"' OPERATOR(pg_catalog.||) value OPERATOR(pg_catalog.||) '"'
+            ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.left(value, 64) OPERATOR(pg_catalog.||) '..." ('
+                 OPERATOR(pg_catalog.||) pg_catalog.octet_length(value)::pg_catalog.text
+                 OPERATOR(pg_catalog.||) ' bytes)' END;
+
+CREATE OR REPLACE FUNCTION modelflags._check_name(kind text, value text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% name must not be null', kind USING ERRCODE = 'null_value_not_allowed';
+    ELSIF pg_catalog.octet_length(value) OPERATOR(pg_catalog.>) 255 THEN
+        RAISE EXCEPTION '% name % is too long', kind, modelflags._quote_abbrev(value)
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = 'Names are at most 255 bytes.';
+    ELSIF kind OPERATOR(pg_catalog.=) 'flag' AND value OPERATOR(pg_catalog.!~) '^[a-z0-9]+(_[a-z0-9]+)*$' THEN
+        RAISE EXCEPTION 'invalid flag name %', modelflags._quote_abbrev(value)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Flag names are lowercase letters and digits joined by single underscores, as GitLab requires.',
+                  HINT = 'For example: incident_fail_over_generation_provider.';
+    ELSIF value OPERATOR(pg_catalog.!~) '^[a-z0-9]+([_.-][a-z0-9]+)*$' THEN
+        RAISE EXCEPTION 'invalid % name %', kind, modelflags._quote_abbrev(value)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('A %s name is lowercase letters and digits joined by single "_", "." or "-".', kind),
+                  HINT = 'For example: claude_sonnet_4_5_20250929_vertex.';
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._check_percentage(gate text, flag text, value numeric) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    -- A numeric can have 100,000 digits: cut it short in messages.
+    shown pg_catalog.text := CASE WHEN pg_catalog.length(value::pg_catalog.text) OPERATOR(pg_catalog.<=) 64
+                                  THEN value::pg_catalog.text
+                                  ELSE pg_catalog.left(value::pg_catalog.text, 64) OPERATOR(pg_catalog.||)
+                                       pg_catalog.format('... (%s digits)', pg_catalog.length(value::pg_catalog.text)) END;
+BEGIN
+    IF value IS NULL THEN
+        RETURN;
+    ELSIF value OPERATOR(pg_catalog.=) 'NaN'::pg_catalog.numeric OR value OPERATOR(pg_catalog.<) 0
+          OR value OPERATOR(pg_catalog.>) 100 THEN
+        RAISE EXCEPTION '% % is out of range for flag %', gate, shown, modelflags._quote_abbrev(flag)
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  HINT = 'A percentage is a number from 0 to 100.';
+    ELSIF value OPERATOR(pg_catalog.<>) pg_catalog.round(value, 3) THEN
+        RAISE EXCEPTION '% % has more than 3 decimals for flag %', gate, shown, modelflags._quote_abbrev(flag)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Flipper buckets actors in steps of 0.001 percent.',
+                  HINT = pg_catalog.format('Use %s.', pg_catalog.round(value, 3));
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._check_params(owner text, params jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    k pg_catalog.text;
+    v pg_catalog.jsonb;
+BEGIN
+    IF params IS NULL THEN
+        RAISE EXCEPTION 'params of % must not be null', owner
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''{}'' for no parameters.';
+    ELSIF pg_catalog.jsonb_typeof(params) OPERATOR(pg_catalog.<>) 'object' THEN
+        RAISE EXCEPTION 'params of % must be a JSON object, not %', owner, pg_catalog.jsonb_typeof(params)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(params) AS e LOOP
+        IF (k OPERATOR(pg_catalog.=) ANY ('{temperature,top_p,timeout}'::pg_catalog.text[]) AND
+                (pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'number'
+                 OR v::pg_catalog.numeric OPERATOR(pg_catalog.<) 0))
+           OR (k OPERATOR(pg_catalog.=) ANY ('{max_tokens,max_retries,top_k}'::pg_catalog.text[]) AND
+                (pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'number'
+                 OR v::pg_catalog.numeric OPERATOR(pg_catalog.<) 0
+                 OR v::pg_catalog.numeric OPERATOR(pg_catalog.<>) pg_catalog.trunc(v::pg_catalog.numeric)))
+           OR (k OPERATOR(pg_catalog.=) 'model' AND pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string')
+           OR (k OPERATOR(pg_catalog.=) 'stop'
+               AND pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) ALL ('{string,array}'::pg_catalog.text[]))
+           OR (k OPERATOR(pg_catalog.=) 'direct_access'
+               AND pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean') THEN
+            RAISE EXCEPTION 'invalid value % for param "%" of %',
+                CASE WHEN pg_catalog.length(v::pg_catalog.text) OPERATOR(pg_catalog.<=) 64 THEN v::pg_catalog.text
+                     ELSE pg_catalog.left(v::pg_catalog.text, 64) OPERATOR(pg_catalog.||)
+                          pg_catalog.format('... (%s bytes)', pg_catalog.octet_length(v::pg_catalog.text)) END,
+                k, owner
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'temperature, top_p and timeout are non-negative numbers; max_tokens, max_retries and top_k non-negative integers; model a string; stop a string or an array; direct_access a boolean.';
+        END IF;
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._validate_provider() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('provider', NEW.name);
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._validate_model() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('model', NEW.name);
+    -- A NULL or oversized reference gets _check_name's precise error (an
+    -- oversized one would otherwise fail in the index with 54000, without
+    -- naming the value); the foreign key answers for the others.
+    IF NEW.provider IS NULL OR pg_catalog.octet_length(NEW.provider) OPERATOR(pg_catalog.>) 255 THEN
+        PERFORM modelflags._check_name('provider', NEW.provider);
+    END IF;
+    PERFORM modelflags._check_params(pg_catalog.format('model "%s"', NEW.name), NEW.params);
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._validate_flag() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('flag', NEW.name);
+    PERFORM modelflags._check_percentage('percentage_of_actors', NEW.name, NEW.percentage_of_actors);
+    PERFORM modelflags._check_percentage('percentage_of_time', NEW.name, NEW.percentage_of_time);
+    IF NEW.type IS NOT NULL
+       AND NEW.type OPERATOR(pg_catalog.<>) ALL ('{gitlab_com_derisk,wip,beta,ops,experiment,worker,markdown_cache,undefined,development}'::pg_catalog.text[]) THEN
+        RAISE EXCEPTION 'invalid type % for flag "%"', modelflags._quote_abbrev(NEW.type), NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'GitLab types are gitlab_com_derisk, wip, beta, ops, experiment, worker, markdown_cache, undefined and development.';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._validate_flag_actor() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.flag IS NULL OR pg_catalog.octet_length(NEW.flag) OPERATOR(pg_catalog.>) 255 THEN
+        PERFORM modelflags._check_name('flag', NEW.flag);   -- as for models.provider
+    END IF;
+    IF NEW.actor IS NULL THEN
+        RAISE EXCEPTION 'actor must not be null' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NEW.actor OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'actor must not be empty (flag %)', modelflags._quote_abbrev(NEW.flag)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Actors are flipper_ids such as User:42.';
+    ELSIF pg_catalog.octet_length(NEW.actor) OPERATOR(pg_catalog.>) 1024 THEN
+        RAISE EXCEPTION 'actor % is too long', modelflags._quote_abbrev(NEW.actor)
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = 'Actors are at most 1024 bytes.';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._validate_feature() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM modelflags._check_name('feature', NEW.name);
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._validate_route() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- References: as for models.provider.
+    IF NEW.feature IS NULL OR pg_catalog.octet_length(NEW.feature) OPERATOR(pg_catalog.>) 255 THEN
+        PERFORM modelflags._check_name('feature', NEW.feature);
+    END IF;
+    IF NEW.model IS NULL OR pg_catalog.octet_length(NEW.model) OPERATOR(pg_catalog.>) 255 THEN
+        PERFORM modelflags._check_name('model', NEW.model);
+    END IF;
+    IF pg_catalog.octet_length(NEW.flag) OPERATOR(pg_catalog.>) 255 THEN
+        PERFORM modelflags._check_name('flag', NEW.flag);
+    END IF;
+    IF NEW.position IS NULL THEN
+        RAISE EXCEPTION 'position of a route of feature "%" must not be null', NEW.feature
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Positions are integers from 0 up; lower goes first.';
+    ELSIF NEW.position OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'invalid position % for a route of feature "%"', NEW.position, NEW.feature
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Positions are integers from 0 up; lower goes first.';
+    END IF;
+    PERFORM modelflags._check_params(pg_catalog.format('route %s[%s]', NEW.feature, NEW.position), NEW.params);
+    RETURN NEW;
+END $$;
+
+-- 20_audit.sql
+CREATE OR REPLACE FUNCTION modelflags._changes_append_only() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'modelflags.changes is append-only'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('%s on the audit table is refused.', TG_OP),
+              HINT = 'To prune old history, ALTER TABLE modelflags.changes DISABLE TRIGGER changes_append_only first, and enable it again after.';
+END $$;
+
+-- 30_write_api.sql
+CREATE OR REPLACE FUNCTION modelflags._push_note(note text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    old text := current_setting('modelflags.note', true);
+BEGIN
+    IF note IS NOT NULL THEN
+        PERFORM set_config('modelflags.note', note, true);
+    END IF;
+    RETURN old;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._pop_note(old text) RETURNS void
+LANGUAGE sql AS $$ SELECT pg_catalog.set_config('modelflags.note', coalesce(old, ''), true) $$;
+
+CREATE OR REPLACE FUNCTION modelflags.set_flag(name text,
+                                    enabled boolean DEFAULT NULL,
+                                    percentage_of_actors numeric DEFAULT NULL,
+                                    percentage_of_time numeric DEFAULT NULL,
+                                    note text DEFAULT NULL)
+RETURNS modelflags.flags
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flag_name  text := name;
+    want       boolean := enabled;
+    pct_actors numeric := percentage_of_actors;
+    pct_time   numeric := percentage_of_time;
+    saved_note text;
+    result     modelflags.flags;
+BEGIN
+    PERFORM modelflags._check_name('flag', flag_name);
+    IF want IS NOT NULL AND (pct_actors IS NOT NULL OR pct_time IS NOT NULL) THEN
+        RAISE EXCEPTION 'cannot set enabled and a percentage of flag "%" in one call', flag_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'enabled => true already opens the flag for everyone; enabled => false clears every gate.';
+    END IF;
+    PERFORM modelflags._check_percentage('percentage_of_actors', flag_name, pct_actors);
+    PERFORM modelflags._check_percentage('percentage_of_time', flag_name, pct_time);
+    -- ChatOps: "feature set NAME 100" enables, "feature set NAME 0" disables,
+    -- whichever percentage key was given.
+    IF want IS NULL AND (pct_actors = 100 OR pct_time = 100) THEN
+        want := true;
+    ELSIF want IS NULL AND coalesce(pct_actors, 0) = 0 AND coalesce(pct_time, 0) = 0
+          AND (pct_actors IS NOT NULL OR pct_time IS NOT NULL) THEN
+        want := false;
+    END IF;
+
+    saved_note := modelflags._push_note(note);
+
+    -- Create the flag if needed; then lock its row so that concurrent
+    -- set_flag calls on the same flag apply one after the other (see above).
+    INSERT INTO modelflags.flags AS f (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        RAISE NOTICE 'created flag "%"', flag_name;
+    END IF;
+    PERFORM 1 FROM modelflags.flags f WHERE f.name = flag_name FOR NO KEY UPDATE;
+
+    IF want IS NOT NULL THEN
+        -- true and false both clear every other gate, actor gates and
+        -- opt-outs included: with flag_actors to ourselves (see above).
+        IF EXISTS (SELECT 1 FROM modelflags.flag_actors a WHERE a.flag = flag_name) THEN
+            LOCK TABLE modelflags.flag_actors IN SHARE ROW EXCLUSIVE MODE;
+            DELETE FROM modelflags.flag_actors a WHERE a.flag = flag_name;
+        END IF;
+        UPDATE modelflags.flags f
+           SET enabled = want, percentage_of_actors = NULL, percentage_of_time = NULL
+         WHERE f.name = flag_name;
+    ELSE
+        -- GitLab refuses a percentage on a fully enabled flag (Feature.
+        -- enable_percentage_of_actors/time raise InvalidOperation when the
+        -- state is :on): the flag would stay on for everyone, and the
+        -- rollout the caller asked for would silently not happen.
+        IF EXISTS (SELECT 1 FROM modelflags.flags f
+                    WHERE f.name = flag_name AND (f.enabled OR f.percentage_of_time = 100)) THEN
+            RAISE EXCEPTION 'cannot set a percentage of flag "%": it is fully enabled', flag_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The flag is on for everyone, so a percentage would change nothing.',
+                      HINT = format('Disable it first: SELECT modelflags.set_flag(%L, false);', flag_name);
+        END IF;
+        UPDATE modelflags.flags f
+           SET percentage_of_actors = coalesce(pct_actors, f.percentage_of_actors),
+               percentage_of_time = coalesce(pct_time, f.percentage_of_time)
+         WHERE f.name = flag_name;
+    END IF;
+
+    PERFORM modelflags._pop_note(saved_note);
+    SELECT * INTO result FROM modelflags.flags f WHERE f.name = flag_name;
+    RETURN result;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags._ensure_flag(flag_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM modelflags._check_name('flag', flag_name);
+    INSERT INTO modelflags.flags (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        RAISE NOTICE 'created flag "%"', flag_name;
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags.set_actor(flag text, actor text, enabled boolean, note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flag_name  text := flag;
+    actor_id   text := actor;
+    saved_note text;
+BEGIN
+    IF enabled IS NULL THEN
+        RAISE EXCEPTION 'enabled must be true or false' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF actor_id IS NULL THEN
+        RAISE EXCEPTION 'actor must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    saved_note := modelflags._push_note(note);
+    PERFORM modelflags._ensure_flag(flag_name);
+    IF enabled THEN
+        IF EXISTS (SELECT 1 FROM modelflags.flag_actors a
+                    WHERE a.flag = flag_name AND a.actor = actor_id AND a.opt_out) THEN
+            RAISE EXCEPTION 'actor % has opted out of flag "%"', modelflags._quote_abbrev(actor_id), flag_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('Remove the opt-out first: SELECT modelflags.remove_opt_out(%L, %L);', flag_name, left(actor_id, 64));
+        END IF;
+        INSERT INTO modelflags.flag_actors (flag, actor) VALUES (flag_name, actor_id)
+            ON CONFLICT DO NOTHING;
+    ELSE
+        DELETE FROM modelflags.flag_actors a
+         WHERE a.flag = flag_name AND a.actor = actor_id AND NOT a.opt_out;
+    END IF;
+    PERFORM modelflags._pop_note(saved_note);
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags.opt_out(flag text, actor text, note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flag_name  text := flag;
+    actor_id   text := actor;
+    saved_note text;
+BEGIN
+    IF actor_id IS NULL THEN
+        RAISE EXCEPTION 'actor must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    saved_note := modelflags._push_note(note);
+    PERFORM modelflags._ensure_flag(flag_name);
+    -- The conflict target names the constraint: a column list (flag, actor)
+    -- would be ambiguous with this function's parameters of those names.
+    INSERT INTO modelflags.flag_actors AS a (flag, actor, opt_out) VALUES (flag_name, actor_id, true)
+        ON CONFLICT ON CONSTRAINT flag_actors_pkey DO UPDATE SET opt_out = true WHERE NOT a.opt_out;
+    PERFORM modelflags._pop_note(saved_note);
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags.remove_opt_out(flag text, actor text, note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flag_name  text := flag;
+    actor_id   text := actor;
+    saved_note text;
+BEGIN
+    IF flag_name IS NULL OR actor_id IS NULL THEN
+        RAISE EXCEPTION 'flag and actor must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    saved_note := modelflags._push_note(note);
+    DELETE FROM modelflags.flag_actors a
+     WHERE a.flag = flag_name AND a.actor = actor_id AND a.opt_out;
+    PERFORM modelflags._pop_note(saved_note);
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags.delete_flag(name text, note text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flag_name  text := name;
+    users      text;
+    saved_note text;
+    deleted    boolean;
+BEGIN
+    IF flag_name IS NULL THEN
+        RAISE EXCEPTION 'flag name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT string_agg(format('%s[%s]', r.feature, r.position), ', ' ORDER BY r.feature, r.position)
+      INTO users FROM modelflags.routes r WHERE r.flag = flag_name;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'flag "%" is still used by routes', flag_name
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Routes using it: %s.', users),
+                  HINT = 'Delete those routes, or make the new model the default route, first.';
+    END IF;
+    saved_note := modelflags._push_note(note);
+    DELETE FROM modelflags.flags f WHERE f.name = flag_name;
+    deleted := FOUND;
+    PERFORM modelflags._pop_note(saved_note);
+    RETURN deleted;
+END $$;
+
+CREATE OR REPLACE FUNCTION modelflags.set_provider(name text, available boolean, note text DEFAULT NULL)
+RETURNS modelflags.providers
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    provider_name text := name;
+    saved_note    text;
+    result        modelflags.providers;
+BEGIN
+    IF provider_name IS NULL THEN
+        RAISE EXCEPTION 'provider name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF available IS NULL THEN
+        RAISE EXCEPTION 'available must be true or false' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    saved_note := modelflags._push_note(note);
+    UPDATE modelflags.providers p SET available = set_provider.available
+     WHERE p.name = provider_name RETURNING * INTO result;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'provider % does not exist', modelflags._quote_abbrev(provider_name)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM modelflags._pop_note(saved_note);
+    RETURN result;
+END $$;
+
+-- 60_definitions.sql
+ALTER FUNCTION modelflags.load_definitions(text, boolean, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION modelflags.dump_definitions(text, boolean) SET search_path = pg_catalog, pg_temp;
+
+/*
+ * Backups (issue 8, item 2): a superuser's pg_restore or replayed pg_dump
+ * script loads the tables in replica mode, without validation, audit,
+ * NOTIFY or foreign-key checks (sql/install/26_restore.sql explains why
+ * and when); the restore triggers' functions are not PUBLIC's
+ * (90_privileges.sql).
+ */
+-- The session is a superuser's pg_dump/pg_restore session.  Inlined into
+-- the WHEN clause of the begin triggers: it must see the session's own
+-- search_path, so it takes no SET clause and is written qualified.
+CREATE FUNCTION modelflags._is_restore() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN pg_catalog.current_setting('search_path') OPERATOR(pg_catalog.=) ''
+   AND pg_catalog.current_setting('check_function_bodies') OPERATOR(pg_catalog.=) 'off'
+   AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER);
+COMMENT ON FUNCTION modelflags._is_restore() IS
+    'true in a superuser''s pg_dump/pg_restore session (search_path set to '''' by set_config, check_function_bodies off): INSERT and COPY into the configuration tables then run in replica mode, without validation, audit, NOTIFY or foreign-key checks';
+
+-- BEFORE each INSERT/COPY statement of a restore: replica mode for it.
+-- SECURITY DEFINER (the extension's owner, a superuser) so that it also
+-- works under pg_restore --role; it checks the login role itself, since
+-- the WHEN clause belongs to the trigger, not to the function.  Not
+-- executable by PUBLIC (90_privileges.sql), like _audit.
+CREATE FUNCTION modelflags._restore_begin() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
+       AND current_setting('session_replication_role') = 'origin' THEN
+        PERFORM set_config('modelflags_restore.active', 'on', true);
+        PERFORM set_config('session_replication_role', 'replica', true);
+    END IF;
+    RETURN NULL;
+END $$;
+
+COMMENT ON FUNCTION modelflags._restore_begin() IS
+    'BEFORE INSERT statement trigger of each configuration table, when _is_restore(): replica mode (no validation, audit, NOTIFY or foreign-key check) for that statement, for a superuser''s pg_dump/pg_restore session only; _restore_end ends it';
+
+-- AFTER the statement: back to origin, if _restore_begin set replica mode
+-- (and not if the session was in replica mode for its own reasons).  The
+-- mark is a placeholder setting outside the reserved modelflags.* prefix.
+CREATE FUNCTION modelflags._restore_end() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_setting('modelflags_restore.active', true) = 'on' THEN
+        PERFORM set_config('session_replication_role', 'origin', true);
+        PERFORM set_config('modelflags_restore.active', '', true);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- The begin trigger fires on origin only (a session already in replica mode
+-- needs nothing); the end trigger fires in replica mode too (ENABLE ALWAYS).
+CREATE TRIGGER providers_restore_begin BEFORE INSERT ON modelflags.providers
+    FOR EACH STATEMENT WHEN (modelflags._is_restore()) EXECUTE FUNCTION modelflags._restore_begin();
+CREATE TRIGGER providers_restore_end AFTER INSERT ON modelflags.providers
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._restore_end();
+ALTER TABLE modelflags.providers ENABLE ALWAYS TRIGGER providers_restore_end;
+
+CREATE TRIGGER models_restore_begin BEFORE INSERT ON modelflags.models
+    FOR EACH STATEMENT WHEN (modelflags._is_restore()) EXECUTE FUNCTION modelflags._restore_begin();
+CREATE TRIGGER models_restore_end AFTER INSERT ON modelflags.models
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._restore_end();
+ALTER TABLE modelflags.models ENABLE ALWAYS TRIGGER models_restore_end;
+
+CREATE TRIGGER flags_restore_begin BEFORE INSERT ON modelflags.flags
+    FOR EACH STATEMENT WHEN (modelflags._is_restore()) EXECUTE FUNCTION modelflags._restore_begin();
+CREATE TRIGGER flags_restore_end AFTER INSERT ON modelflags.flags
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._restore_end();
+ALTER TABLE modelflags.flags ENABLE ALWAYS TRIGGER flags_restore_end;
+
+CREATE TRIGGER flag_actors_restore_begin BEFORE INSERT ON modelflags.flag_actors
+    FOR EACH STATEMENT WHEN (modelflags._is_restore()) EXECUTE FUNCTION modelflags._restore_begin();
+CREATE TRIGGER flag_actors_restore_end AFTER INSERT ON modelflags.flag_actors
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._restore_end();
+ALTER TABLE modelflags.flag_actors ENABLE ALWAYS TRIGGER flag_actors_restore_end;
+
+CREATE TRIGGER features_restore_begin BEFORE INSERT ON modelflags.features
+    FOR EACH STATEMENT WHEN (modelflags._is_restore()) EXECUTE FUNCTION modelflags._restore_begin();
+CREATE TRIGGER features_restore_end AFTER INSERT ON modelflags.features
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._restore_end();
+ALTER TABLE modelflags.features ENABLE ALWAYS TRIGGER features_restore_end;
+
+CREATE TRIGGER routes_restore_begin BEFORE INSERT ON modelflags.routes
+    FOR EACH STATEMENT WHEN (modelflags._is_restore()) EXECUTE FUNCTION modelflags._restore_begin();
+CREATE TRIGGER routes_restore_end AFTER INSERT ON modelflags.routes
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._restore_end();
+ALTER TABLE modelflags.routes ENABLE ALWAYS TRIGGER routes_restore_end;
+REVOKE EXECUTE ON FUNCTION modelflags._restore_begin(), modelflags._restore_end() FROM PUBLIC;
+
+/*
+ * set_flag locking (issue 8, item 10): the set_flag re-created in the
+ * install hardening section above already locks the flag's row FOR NO KEY
+ * UPDATE and, when the flag has actor rows, takes SHARE ROW EXCLUSIVE on
+ * flag_actors before clearing them (30_write_api.sql explains why), so it
+ * no longer deadlocks with plain DML on flag_actors.  Nothing else changes.
+ */
+
 -- ------------------------------------------------------------------------
 -- Logical replication (issue 8, item 14): row-level, ENABLE REPLICA
 -- invalidation triggers, so that a subscriber's open sessions follow the

@@ -1,6 +1,3 @@
--- complain if script is sourced in psql, rather than via CREATE EXTENSION
-\echo Use "CREATE EXTENSION modelflags" to load this file. \quit
-
 /*
  * 00_schema.sql — the tables of SPEC §2.
  *

@@ -9,12 +9,19 @@
  */
 
 -- A value quoted for an error message, cut short when it is huge so that a
--- multi-megabyte input does not become a multi-megabyte log line.
+-- multi-megabyte input does not become a multi-megabyte log line.  Every
+-- function and type below is written schema-qualified (see
+-- 00_install_guard.sql): they run per row, as whoever writes, with the
+-- writer's search_path, and a SET search_path clause would cost a GUC
+-- save/restore per call.  Only immutable functions, so it can be inlined.
 CREATE FUNCTION modelflags._quote_abbrev(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN value IS NULL THEN 'NULL'
-            WHEN length(value) <= 64 THEN '"' || value || '"'
-            ELSE '"' || left(value, 64) || '..." (' || octet_length(value) || ' bytes)' END;
+            WHEN pg_catalog.length(value) OPERATOR(pg_catalog.<=) 64
+                THEN '"' OPERATOR(pg_catalog.||) value OPERATOR(pg_catalog.||) '"'
+            ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.left(value, 64) OPERATOR(pg_catalog.||) '..." ('
+                 OPERATOR(pg_catalog.||) pg_catalog.octet_length(value)::pg_catalog.text
+                 OPERATOR(pg_catalog.||) ' bytes)' END;
 
 -- Names of providers, models and features: lowercase words joined by _ . or -.
 CREATE FUNCTION modelflags._check_name(kind text, value text) RETURNS void
@@ -22,19 +29,19 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
     IF value IS NULL THEN
         RAISE EXCEPTION '% name must not be null', kind USING ERRCODE = 'null_value_not_allowed';
-    ELSIF octet_length(value) > 255 THEN
+    ELSIF pg_catalog.octet_length(value) OPERATOR(pg_catalog.>) 255 THEN
         RAISE EXCEPTION '% name % is too long', kind, modelflags._quote_abbrev(value)
             USING ERRCODE = 'string_data_right_truncation',
                   DETAIL = 'Names are at most 255 bytes.';
-    ELSIF kind = 'flag' AND value !~ '^[a-z0-9]+(_[a-z0-9]+)*$' THEN
+    ELSIF kind OPERATOR(pg_catalog.=) 'flag' AND value OPERATOR(pg_catalog.!~) '^[a-z0-9]+(_[a-z0-9]+)*$' THEN
         RAISE EXCEPTION 'invalid flag name %', modelflags._quote_abbrev(value)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Flag names are lowercase letters and digits joined by single underscores, as GitLab requires.',
                   HINT = 'For example: incident_fail_over_generation_provider.';
-    ELSIF value !~ '^[a-z0-9]+([_.-][a-z0-9]+)*$' THEN
+    ELSIF value OPERATOR(pg_catalog.!~) '^[a-z0-9]+([_.-][a-z0-9]+)*$' THEN
         RAISE EXCEPTION 'invalid % name %', kind, modelflags._quote_abbrev(value)
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('A %s name is lowercase letters and digits joined by single "_", "." or "-".', kind),
+                  DETAIL = pg_catalog.format('A %s name is lowercase letters and digits joined by single "_", "." or "-".', kind),
                   HINT = 'For example: claude_sonnet_4_5_20250929_vertex.';
     END IF;
 END $$;
@@ -43,20 +50,23 @@ CREATE FUNCTION modelflags._check_percentage(gate text, flag text, value numeric
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     -- A numeric can have 100,000 digits: cut it short in messages.
-    shown text := CASE WHEN length(value::text) <= 64 THEN value::text
-                       ELSE left(value::text, 64) || format('... (%s digits)', length(value::text)) END;
+    shown pg_catalog.text := CASE WHEN pg_catalog.length(value::pg_catalog.text) OPERATOR(pg_catalog.<=) 64
+                                  THEN value::pg_catalog.text
+                                  ELSE pg_catalog.left(value::pg_catalog.text, 64) OPERATOR(pg_catalog.||)
+                                       pg_catalog.format('... (%s digits)', pg_catalog.length(value::pg_catalog.text)) END;
 BEGIN
     IF value IS NULL THEN
         RETURN;
-    ELSIF value = 'NaN'::numeric OR value < 0 OR value > 100 THEN
+    ELSIF value OPERATOR(pg_catalog.=) 'NaN'::pg_catalog.numeric OR value OPERATOR(pg_catalog.<) 0
+          OR value OPERATOR(pg_catalog.>) 100 THEN
         RAISE EXCEPTION '% % is out of range for flag %', gate, shown, modelflags._quote_abbrev(flag)
             USING ERRCODE = 'numeric_value_out_of_range',
                   HINT = 'A percentage is a number from 0 to 100.';
-    ELSIF value <> round(value, 3) THEN
+    ELSIF value OPERATOR(pg_catalog.<>) pg_catalog.round(value, 3) THEN
         RAISE EXCEPTION '% % has more than 3 decimals for flag %', gate, shown, modelflags._quote_abbrev(flag)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Flipper buckets actors in steps of 0.001 percent.',
-                  HINT = format('Use %s.', round(value, 3));
+                  HINT = pg_catalog.format('Use %s.', pg_catalog.round(value, 3));
     END IF;
 END $$;
 
@@ -65,27 +75,34 @@ END $$;
 CREATE FUNCTION modelflags._check_params(owner text, params jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-    k text;
-    v jsonb;
+    k pg_catalog.text;
+    v pg_catalog.jsonb;
 BEGIN
     IF params IS NULL THEN
         RAISE EXCEPTION 'params of % must not be null', owner
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''{}'' for no parameters.';
-    ELSIF jsonb_typeof(params) <> 'object' THEN
-        RAISE EXCEPTION 'params of % must be a JSON object, not %', owner, jsonb_typeof(params)
+    ELSIF pg_catalog.jsonb_typeof(params) OPERATOR(pg_catalog.<>) 'object' THEN
+        RAISE EXCEPTION 'params of % must be a JSON object, not %', owner, pg_catalog.jsonb_typeof(params)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR k, v IN SELECT * FROM jsonb_each(params) LOOP
-        IF (k IN ('temperature', 'top_p', 'timeout') AND
-                (jsonb_typeof(v) <> 'number' OR (v)::numeric < 0))
-           OR (k IN ('max_tokens', 'max_retries', 'top_k') AND
-                (jsonb_typeof(v) <> 'number' OR (v)::numeric < 0 OR (v)::numeric <> trunc((v)::numeric)))
-           OR (k = 'model' AND jsonb_typeof(v) <> 'string')
-           OR (k = 'stop' AND jsonb_typeof(v) NOT IN ('string', 'array'))
-           OR (k = 'direct_access' AND jsonb_typeof(v) <> 'boolean') THEN
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(params) AS e LOOP
+        IF (k OPERATOR(pg_catalog.=) ANY ('{temperature,top_p,timeout}'::pg_catalog.text[]) AND
+                (pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'number'
+                 OR v::pg_catalog.numeric OPERATOR(pg_catalog.<) 0))
+           OR (k OPERATOR(pg_catalog.=) ANY ('{max_tokens,max_retries,top_k}'::pg_catalog.text[]) AND
+                (pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'number'
+                 OR v::pg_catalog.numeric OPERATOR(pg_catalog.<) 0
+                 OR v::pg_catalog.numeric OPERATOR(pg_catalog.<>) pg_catalog.trunc(v::pg_catalog.numeric)))
+           OR (k OPERATOR(pg_catalog.=) 'model' AND pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'string')
+           OR (k OPERATOR(pg_catalog.=) 'stop'
+               AND pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) ALL ('{string,array}'::pg_catalog.text[]))
+           OR (k OPERATOR(pg_catalog.=) 'direct_access'
+               AND pg_catalog.jsonb_typeof(v) OPERATOR(pg_catalog.<>) 'boolean') THEN
             RAISE EXCEPTION 'invalid value % for param "%" of %',
-                CASE WHEN length(v::text) <= 64 THEN v::text
-                     ELSE left(v::text, 64) || format('... (%s bytes)', octet_length(v::text)) END, k, owner
+                CASE WHEN pg_catalog.length(v::pg_catalog.text) OPERATOR(pg_catalog.<=) 64 THEN v::pg_catalog.text
+                     ELSE pg_catalog.left(v::pg_catalog.text, 64) OPERATOR(pg_catalog.||)
+                          pg_catalog.format('... (%s bytes)', pg_catalog.octet_length(v::pg_catalog.text)) END,
+                k, owner
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'temperature, top_p and timeout are non-negative numbers; max_tokens, max_retries and top_k non-negative integers; model a string; stop a string or an array; direct_access a boolean.';
         END IF;
@@ -106,10 +123,10 @@ BEGIN
     -- A NULL or oversized reference gets _check_name's precise error (an
     -- oversized one would otherwise fail in the index with 54000, without
     -- naming the value); the foreign key answers for the others.
-    IF NEW.provider IS NULL OR octet_length(NEW.provider) > 255 THEN
+    IF NEW.provider IS NULL OR pg_catalog.octet_length(NEW.provider) OPERATOR(pg_catalog.>) 255 THEN
         PERFORM modelflags._check_name('provider', NEW.provider);
     END IF;
-    PERFORM modelflags._check_params(format('model "%s"', NEW.name), NEW.params);
+    PERFORM modelflags._check_params(pg_catalog.format('model "%s"', NEW.name), NEW.params);
     RETURN NEW;
 END $$;
 
@@ -119,8 +136,8 @@ BEGIN
     PERFORM modelflags._check_name('flag', NEW.name);
     PERFORM modelflags._check_percentage('percentage_of_actors', NEW.name, NEW.percentage_of_actors);
     PERFORM modelflags._check_percentage('percentage_of_time', NEW.name, NEW.percentage_of_time);
-    IF NEW.type IS NOT NULL AND NEW.type NOT IN ('gitlab_com_derisk', 'wip', 'beta', 'ops', 'experiment',
-                                                 'worker', 'markdown_cache', 'undefined', 'development') THEN
+    IF NEW.type IS NOT NULL
+       AND NEW.type OPERATOR(pg_catalog.<>) ALL ('{gitlab_com_derisk,wip,beta,ops,experiment,worker,markdown_cache,undefined,development}'::pg_catalog.text[]) THEN
         RAISE EXCEPTION 'invalid type % for flag "%"', modelflags._quote_abbrev(NEW.type), NEW.name
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'GitLab types are gitlab_com_derisk, wip, beta, ops, experiment, worker, markdown_cache, undefined and development.';
@@ -131,16 +148,16 @@ END $$;
 CREATE FUNCTION modelflags._validate_flag_actor() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.flag IS NULL OR octet_length(NEW.flag) > 255 THEN
+    IF NEW.flag IS NULL OR pg_catalog.octet_length(NEW.flag) OPERATOR(pg_catalog.>) 255 THEN
         PERFORM modelflags._check_name('flag', NEW.flag);   -- as for models.provider
     END IF;
     IF NEW.actor IS NULL THEN
         RAISE EXCEPTION 'actor must not be null' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF NEW.actor = '' THEN
+    ELSIF NEW.actor OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'actor must not be empty (flag %)', modelflags._quote_abbrev(NEW.flag)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Actors are flipper_ids such as User:42.';
-    ELSIF octet_length(NEW.actor) > 1024 THEN
+    ELSIF pg_catalog.octet_length(NEW.actor) OPERATOR(pg_catalog.>) 1024 THEN
         RAISE EXCEPTION 'actor % is too long', modelflags._quote_abbrev(NEW.actor)
             USING ERRCODE = 'string_data_right_truncation',
                   DETAIL = 'Actors are at most 1024 bytes.';
@@ -159,23 +176,23 @@ CREATE FUNCTION modelflags._validate_route() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     -- References: as for models.provider.
-    IF NEW.feature IS NULL OR octet_length(NEW.feature) > 255 THEN
+    IF NEW.feature IS NULL OR pg_catalog.octet_length(NEW.feature) OPERATOR(pg_catalog.>) 255 THEN
         PERFORM modelflags._check_name('feature', NEW.feature);
     END IF;
-    IF NEW.model IS NULL OR octet_length(NEW.model) > 255 THEN
+    IF NEW.model IS NULL OR pg_catalog.octet_length(NEW.model) OPERATOR(pg_catalog.>) 255 THEN
         PERFORM modelflags._check_name('model', NEW.model);
     END IF;
-    IF octet_length(NEW.flag) > 255 THEN
+    IF pg_catalog.octet_length(NEW.flag) OPERATOR(pg_catalog.>) 255 THEN
         PERFORM modelflags._check_name('flag', NEW.flag);
     END IF;
     IF NEW.position IS NULL THEN
         RAISE EXCEPTION 'position of a route of feature "%" must not be null', NEW.feature
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Positions are integers from 0 up; lower goes first.';
-    ELSIF NEW.position < 0 THEN
+    ELSIF NEW.position OPERATOR(pg_catalog.<) 0 THEN
         RAISE EXCEPTION 'invalid position % for a route of feature "%"', NEW.position, NEW.feature
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Positions are integers from 0 up; lower goes first.';
     END IF;
-    PERFORM modelflags._check_params(format('route %s[%s]', NEW.feature, NEW.position), NEW.params);
+    PERFORM modelflags._check_params(pg_catalog.format('route %s[%s]', NEW.feature, NEW.position), NEW.params);
     RETURN NEW;
 END $$;
 
@@ -187,10 +204,12 @@ CREATE TRIGGER flags_validate BEFORE INSERT OR UPDATE ON modelflags.flags
     FOR EACH ROW EXECUTE FUNCTION modelflags._validate_flag();
 -- flag_actors takes bulk loads of millions of rows: the WHEN clause (checked
 -- by the executor, no function call) lets only a bad row reach the function.
+-- It is bound when the trigger is created, qualified as everything here.
 CREATE TRIGGER flag_actors_validate BEFORE INSERT OR UPDATE ON modelflags.flag_actors
     FOR EACH ROW
-    WHEN (NEW.flag IS NULL OR octet_length(NEW.flag) > 255 OR NEW.actor IS NULL
-          OR NEW.actor = '' OR octet_length(NEW.actor) > 1024)
+    WHEN (NEW.flag IS NULL OR pg_catalog.octet_length(NEW.flag) OPERATOR(pg_catalog.>) 255
+          OR NEW.actor IS NULL OR NEW.actor OPERATOR(pg_catalog.=) ''
+          OR pg_catalog.octet_length(NEW.actor) OPERATOR(pg_catalog.>) 1024)
     EXECUTE FUNCTION modelflags._validate_flag_actor();
 CREATE TRIGGER features_validate BEFORE INSERT OR UPDATE ON modelflags.features
     FOR EACH ROW EXECUTE FUNCTION modelflags._validate_feature();

@@ -95,7 +95,7 @@ AS 'MODULE_PATHNAME', 'modelflags_invalidate' LANGUAGE C;
 
 -- changes is append-only.
 CREATE FUNCTION modelflags._changes_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'modelflags.changes is append-only'
         USING ERRCODE = 'insufficient_privilege',
@@ -107,34 +107,181 @@ CREATE TRIGGER changes_append_only BEFORE UPDATE OR DELETE ON modelflags.changes
 CREATE TRIGGER changes_append_only_truncate BEFORE TRUNCATE ON modelflags.changes
     FOR EACH STATEMENT EXECUTE FUNCTION modelflags._changes_append_only();
 
--- Per table and event: the audit trigger, and the invalidation trigger, each
--- with the statement's transition tables (so that the invalidation can skip
--- a statement that changed no row).  TRUNCATE has no transition table: its
--- audit runs BEFORE and reads the rows about to go.  The invalidation is
--- ENABLE ALWAYS: a logical-replication apply worker (session_replication_role
--- = replica) must still invalidate the subscriber's caches, while audit stays
--- origin-only (the subscriber receives the origin's audit rows).
-DO $$
-DECLARE
-    t  text;
-    ev record;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['providers', 'models', 'flags', 'flag_actors', 'features', 'routes'] LOOP
-        FOR ev IN
-            SELECT * FROM (VALUES
-                ('insert', 'INSERT', 'REFERENCING NEW TABLE AS new_rows', 'AFTER'),
-                ('update', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows', 'AFTER'),
-                ('delete', 'DELETE', 'REFERENCING OLD TABLE AS old_rows', 'AFTER'),
-                ('truncate', 'TRUNCATE', '', 'BEFORE')) AS e (suffix, event, referencing, audit_timing)
-        LOOP
-            EXECUTE format('CREATE TRIGGER %1$s_audit_%2$s %5$s %3$s ON modelflags.%1$s %4$s
-                            FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit()',
-                           t, ev.suffix, ev.event, ev.referencing, ev.audit_timing);
-            EXECUTE format('CREATE TRIGGER %1$s_invalidate_%2$s AFTER %3$s ON modelflags.%1$s %4$s
-                            FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate()',
-                           t, ev.suffix, ev.event, ev.referencing);
-            EXECUTE format('ALTER TABLE modelflags.%1$s ENABLE ALWAYS TRIGGER %1$s_invalidate_%2$s',
-                           t, ev.suffix);
-        END LOOP;
-    END LOOP;
-END $$;
+/*
+ * Per table and event: the audit trigger, and the invalidation trigger,
+ * each with the statement's transition tables (so that the invalidation can
+ * skip a statement that changed no row).  TRUNCATE has no transition table:
+ * its audit runs BEFORE and reads the rows about to go.  The invalidation
+ * is ENABLE ALWAYS: a logical-replication apply worker
+ * (session_replication_role = replica) must still invalidate the
+ * subscriber's caches, while audit stays origin-only (the subscriber
+ * receives the origin's audit rows).  Written out one by one, so that grep
+ * finds every trigger by name.
+ */
+-- providers
+CREATE TRIGGER providers_audit_insert AFTER INSERT ON modelflags.providers
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER providers_audit_update AFTER UPDATE ON modelflags.providers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER providers_audit_delete AFTER DELETE ON modelflags.providers
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER providers_audit_truncate BEFORE TRUNCATE ON modelflags.providers
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER providers_invalidate_insert AFTER INSERT ON modelflags.providers
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER providers_invalidate_update AFTER UPDATE ON modelflags.providers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER providers_invalidate_delete AFTER DELETE ON modelflags.providers
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER providers_invalidate_truncate AFTER TRUNCATE ON modelflags.providers
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+ALTER TABLE modelflags.providers ENABLE ALWAYS TRIGGER providers_invalidate_insert;
+ALTER TABLE modelflags.providers ENABLE ALWAYS TRIGGER providers_invalidate_update;
+ALTER TABLE modelflags.providers ENABLE ALWAYS TRIGGER providers_invalidate_delete;
+ALTER TABLE modelflags.providers ENABLE ALWAYS TRIGGER providers_invalidate_truncate;
+
+-- models
+CREATE TRIGGER models_audit_insert AFTER INSERT ON modelflags.models
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER models_audit_update AFTER UPDATE ON modelflags.models
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER models_audit_delete AFTER DELETE ON modelflags.models
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER models_audit_truncate BEFORE TRUNCATE ON modelflags.models
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER models_invalidate_insert AFTER INSERT ON modelflags.models
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER models_invalidate_update AFTER UPDATE ON modelflags.models
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER models_invalidate_delete AFTER DELETE ON modelflags.models
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER models_invalidate_truncate AFTER TRUNCATE ON modelflags.models
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+ALTER TABLE modelflags.models ENABLE ALWAYS TRIGGER models_invalidate_insert;
+ALTER TABLE modelflags.models ENABLE ALWAYS TRIGGER models_invalidate_update;
+ALTER TABLE modelflags.models ENABLE ALWAYS TRIGGER models_invalidate_delete;
+ALTER TABLE modelflags.models ENABLE ALWAYS TRIGGER models_invalidate_truncate;
+
+-- flags
+CREATE TRIGGER flags_audit_insert AFTER INSERT ON modelflags.flags
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flags_audit_update AFTER UPDATE ON modelflags.flags
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flags_audit_delete AFTER DELETE ON modelflags.flags
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flags_audit_truncate BEFORE TRUNCATE ON modelflags.flags
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flags_invalidate_insert AFTER INSERT ON modelflags.flags
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER flags_invalidate_update AFTER UPDATE ON modelflags.flags
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER flags_invalidate_delete AFTER DELETE ON modelflags.flags
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER flags_invalidate_truncate AFTER TRUNCATE ON modelflags.flags
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+ALTER TABLE modelflags.flags ENABLE ALWAYS TRIGGER flags_invalidate_insert;
+ALTER TABLE modelflags.flags ENABLE ALWAYS TRIGGER flags_invalidate_update;
+ALTER TABLE modelflags.flags ENABLE ALWAYS TRIGGER flags_invalidate_delete;
+ALTER TABLE modelflags.flags ENABLE ALWAYS TRIGGER flags_invalidate_truncate;
+
+-- flag_actors
+CREATE TRIGGER flag_actors_audit_insert AFTER INSERT ON modelflags.flag_actors
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flag_actors_audit_update AFTER UPDATE ON modelflags.flag_actors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flag_actors_audit_delete AFTER DELETE ON modelflags.flag_actors
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flag_actors_audit_truncate BEFORE TRUNCATE ON modelflags.flag_actors
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER flag_actors_invalidate_insert AFTER INSERT ON modelflags.flag_actors
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER flag_actors_invalidate_update AFTER UPDATE ON modelflags.flag_actors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER flag_actors_invalidate_delete AFTER DELETE ON modelflags.flag_actors
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER flag_actors_invalidate_truncate AFTER TRUNCATE ON modelflags.flag_actors
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+ALTER TABLE modelflags.flag_actors ENABLE ALWAYS TRIGGER flag_actors_invalidate_insert;
+ALTER TABLE modelflags.flag_actors ENABLE ALWAYS TRIGGER flag_actors_invalidate_update;
+ALTER TABLE modelflags.flag_actors ENABLE ALWAYS TRIGGER flag_actors_invalidate_delete;
+ALTER TABLE modelflags.flag_actors ENABLE ALWAYS TRIGGER flag_actors_invalidate_truncate;
+
+-- features
+CREATE TRIGGER features_audit_insert AFTER INSERT ON modelflags.features
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER features_audit_update AFTER UPDATE ON modelflags.features
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER features_audit_delete AFTER DELETE ON modelflags.features
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER features_audit_truncate BEFORE TRUNCATE ON modelflags.features
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER features_invalidate_insert AFTER INSERT ON modelflags.features
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER features_invalidate_update AFTER UPDATE ON modelflags.features
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER features_invalidate_delete AFTER DELETE ON modelflags.features
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER features_invalidate_truncate AFTER TRUNCATE ON modelflags.features
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+ALTER TABLE modelflags.features ENABLE ALWAYS TRIGGER features_invalidate_insert;
+ALTER TABLE modelflags.features ENABLE ALWAYS TRIGGER features_invalidate_update;
+ALTER TABLE modelflags.features ENABLE ALWAYS TRIGGER features_invalidate_delete;
+ALTER TABLE modelflags.features ENABLE ALWAYS TRIGGER features_invalidate_truncate;
+
+-- routes
+CREATE TRIGGER routes_audit_insert AFTER INSERT ON modelflags.routes
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER routes_audit_update AFTER UPDATE ON modelflags.routes
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER routes_audit_delete AFTER DELETE ON modelflags.routes
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER routes_audit_truncate BEFORE TRUNCATE ON modelflags.routes
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._audit();
+CREATE TRIGGER routes_invalidate_insert AFTER INSERT ON modelflags.routes
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER routes_invalidate_update AFTER UPDATE ON modelflags.routes
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER routes_invalidate_delete AFTER DELETE ON modelflags.routes
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+CREATE TRIGGER routes_invalidate_truncate AFTER TRUNCATE ON modelflags.routes
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._invalidate();
+ALTER TABLE modelflags.routes ENABLE ALWAYS TRIGGER routes_invalidate_insert;
+ALTER TABLE modelflags.routes ENABLE ALWAYS TRIGGER routes_invalidate_update;
+ALTER TABLE modelflags.routes ENABLE ALWAYS TRIGGER routes_invalidate_delete;
+ALTER TABLE modelflags.routes ENABLE ALWAYS TRIGGER routes_invalidate_truncate;

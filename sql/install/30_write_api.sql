@@ -7,12 +7,14 @@
  * row triggers, and audit/NOTIFY/invalidation from the statement triggers.
  * The optional note is handed to the audit trigger through the
  * transaction-local setting modelflags.note (which a DBA can also SET LOCAL
- * before a plain UPDATE).
+ * before a plain UPDATE).  Each pins search_path (pg_catalog, pg_temp), so
+ * that nothing in the caller's search_path can stand in for a built-in they
+ * call; _pop_note, a one-line SQL function, is written qualified instead.
  */
 
 -- Sets modelflags.note for the rest of the statement and returns the old value.
 CREATE FUNCTION modelflags._push_note(note text) RETURNS text
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     old text := current_setting('modelflags.note', true);
 BEGIN
@@ -23,7 +25,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION modelflags._pop_note(old text) RETURNS void
-LANGUAGE sql AS $$ SELECT set_config('modelflags.note', coalesce(old, ''), true) $$;
+LANGUAGE sql AS $$ SELECT pg_catalog.set_config('modelflags.note', coalesce(old, ''), true) $$;
 
 /*
  * set_flag: GitLab ChatOps semantics (`/chatops run feature set NAME VALUE`).
@@ -36,7 +38,23 @@ LANGUAGE sql AS $$ SELECT set_config('modelflags.note', coalesce(old, ''), true)
  *                          refused (55000) while the flag is fully enabled,
  *                          as GitLab refuses it
  * Creates the flag when it is missing (with a NOTICE, to catch typos).
- * Concurrent calls on one flag serialize on its row lock: none is lost.
+ *
+ * Locking.  Concurrent calls on one flag serialize on the flag's row, locked
+ * FOR NO KEY UPDATE: none is lost.  That mode does not conflict with the
+ * FOR KEY SHARE that inserting an actor row takes on its flag, so loading
+ * actors never waits for set_flag's row lock, nor set_flag for them.
+ * Clearing the actor rows (true or false) is where deadlocks were: deleting
+ * them one by one in index order while another transaction deletes or
+ * locks some of them in another order.  So when the flag has actor rows,
+ * set_flag first takes SHARE ROW EXCLUSIVE on flag_actors, which waits for
+ * every transaction writing flag_actors to end, while set_flag holds no row
+ * they could need (only the flag's, which plain DML on flag_actors never
+ * waits for); then no one else writes flag_actors until set_flag's
+ * transaction ends.  A flag without actor rows (an incident flag) takes no
+ * table lock and waits behind no bulk load; neither do percentages.  What
+ * can still deadlock is a transaction that writes flag_actors and then
+ * updates or deletes the same flag's row: write flags before flag_actors,
+ * as set_flag and load_definitions do.
  */
 CREATE FUNCTION modelflags.set_flag(name text,
                                     enabled boolean DEFAULT NULL,
@@ -44,7 +62,7 @@ CREATE FUNCTION modelflags.set_flag(name text,
                                     percentage_of_time numeric DEFAULT NULL,
                                     note text DEFAULT NULL)
 RETURNS modelflags.flags
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := name;
     want       boolean := enabled;
@@ -73,16 +91,20 @@ BEGIN
     saved_note := modelflags._push_note(note);
 
     -- Create the flag if needed; then lock its row so that concurrent
-    -- set_flag calls on the same flag apply one after the other.
+    -- set_flag calls on the same flag apply one after the other (see above).
     INSERT INTO modelflags.flags AS f (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
     IF FOUND THEN
         RAISE NOTICE 'created flag "%"', flag_name;
     END IF;
-    PERFORM 1 FROM modelflags.flags f WHERE f.name = flag_name FOR UPDATE;
+    PERFORM 1 FROM modelflags.flags f WHERE f.name = flag_name FOR NO KEY UPDATE;
 
     IF want IS NOT NULL THEN
-        -- true and false both clear every other gate, actor gates and opt-outs included.
-        DELETE FROM modelflags.flag_actors a WHERE a.flag = flag_name;
+        -- true and false both clear every other gate, actor gates and
+        -- opt-outs included: with flag_actors to ourselves (see above).
+        IF EXISTS (SELECT 1 FROM modelflags.flag_actors a WHERE a.flag = flag_name) THEN
+            LOCK TABLE modelflags.flag_actors IN SHARE ROW EXCLUSIVE MODE;
+            DELETE FROM modelflags.flag_actors a WHERE a.flag = flag_name;
+        END IF;
         UPDATE modelflags.flags f
            SET enabled = want, percentage_of_actors = NULL, percentage_of_time = NULL
          WHERE f.name = flag_name;
@@ -111,7 +133,7 @@ END $$;
 
 -- Creates the flag if missing (used by the actor functions).
 CREATE FUNCTION modelflags._ensure_flag(flag_name text) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM modelflags._check_name('flag', flag_name);
     INSERT INTO modelflags.flags (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
@@ -127,7 +149,7 @@ END $$;
  */
 CREATE FUNCTION modelflags.set_actor(flag text, actor text, enabled boolean, note text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := flag;
     actor_id   text := actor;
@@ -160,7 +182,7 @@ END $$;
 -- opt_out: force the flag off for this actor (GitLab Feature.opt_out).
 CREATE FUNCTION modelflags.opt_out(flag text, actor text, note text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := flag;
     actor_id   text := actor;
@@ -181,7 +203,7 @@ END $$;
 -- remove_opt_out: undo opt_out (GitLab Feature.remove_opt_out).
 CREATE FUNCTION modelflags.remove_opt_out(flag text, actor text, note text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := flag;
     actor_id   text := actor;
@@ -203,7 +225,7 @@ END $$;
  */
 CREATE FUNCTION modelflags.delete_flag(name text, note text DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     flag_name  text := name;
     users      text;
@@ -235,7 +257,7 @@ END $$;
  */
 CREATE FUNCTION modelflags.set_provider(name text, available boolean, note text DEFAULT NULL)
 RETURNS modelflags.providers
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     provider_name text := name;
     saved_note    text;

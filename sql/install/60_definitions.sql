@@ -10,6 +10,11 @@
  * so the caller needs the same table privileges as for those, and the
  * validation, audit and NOTIFY triggers fire as for any write.  Neither
  * function is granted to PUBLIC (90_privileges.sql).
+ *
+ * Both run SPI queries (src/definitions_api.c) that call built-in functions
+ * and operators by name: SET search_path pins them to pg_catalog, whatever
+ * the caller's search_path holds.  (The read functions run no SQL and take
+ * no SET clause: they are the hot path.)
  */
 
 -- VOLATILE and PARALLEL UNSAFE (the default): it writes.  Not STRICT: a
@@ -22,7 +27,7 @@ CREATE FUNCTION modelflags.load_definitions(document text,
                                             OUT changed bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'modelflags_load_definitions'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION modelflags.load_definitions(text, boolean, text) IS
     'applies a YAML or JSON definitions document (ours, or a GitLab feature-flag file, models.yml or unit_primitives.yml) all or nothing; returns its format, how many definitions it holds and how many rows changed';
 
@@ -33,6 +38,6 @@ CREATE FUNCTION modelflags.dump_definitions(format text DEFAULT 'yaml',
                                             state boolean DEFAULT true)
 RETURNS text
 AS 'MODULE_PATHNAME', 'modelflags_dump_definitions'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION modelflags.dump_definitions(text, boolean) IS
     'the definitions in the tables as YAML or JSON in load_definitions'' format; state => false leaves out provider availability, flag gates, actors and opt-outs';

@@ -17,22 +17,28 @@ GRANT USAGE ON SCHEMA modelflags TO PUBLIC;
 -- TRIGGER, never when a trigger fires, so revoking it leaves the audit of
 -- the extension's own tables working for every writer.
 REVOKE EXECUTE ON FUNCTION modelflags._audit() FROM PUBLIC;
+-- Likewise the restore triggers' functions (26_restore.sql), SECURITY
+-- DEFINER too: they check the login role themselves, but nobody needs to
+-- attach them anywhere.
+REVOKE EXECUTE ON FUNCTION modelflags._restore_begin(), modelflags._restore_end() FROM PUBLIC;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA modelflags FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA modelflags FROM PUBLIC;
 
+-- Every function that writes: the public write API (not starting with _).
+-- Written qualified, as the guard in 00_install_guard.sql is.
 DO $$
 DECLARE
-    f regprocedure;
+    f pg_catalog.regprocedure;
 BEGIN
-    -- Every function that writes: the public write API (not starting with _).
     FOR f IN
-        SELECT p.oid::regprocedure
-          FROM pg_proc p
-         WHERE p.pronamespace = 'modelflags'::regnamespace
-           AND p.proname !~ '^_'
-           AND p.proname NOT IN ('is_enabled', 'rollout_pct', 'model_for', 'explain', 'cache_info')
+        SELECT p.oid::pg_catalog.regprocedure
+          FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'modelflags'::pg_catalog.regnamespace
+           AND p.proname OPERATOR(pg_catalog.!~) '^_'
+           AND p.proname OPERATOR(pg_catalog.<>) ALL
+               ('{is_enabled,rollout_pct,model_for,explain,cache_info}'::pg_catalog.name[])
     LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
 END $$;
