@@ -1,7 +1,11 @@
 /*
  * evaluate.c — flag evaluation (SPEC F) and route selection (SPEC R).
  *
- * This is the one place where the rules of SPEC §3 F and R are written down.
+ * This is the one place where the rules of SPEC §3 F and R are written down,
+ * and of how model health (SPEC §7 O) changes R: an open model is skipped
+ * like an unavailable provider's, but health alone never leaves a feature
+ * without a model (mf_route_choose).  When a breaker opens is breaker.c's
+ * rule.
  * Flag evaluation follows Flipper's Feature#enabled? (the first open gate
  * wins and a closed gate never vetoes, so boolean false is no veto) wrapped in
  * GitLab's Feature.enabled? (opt-out forces false; a flag with no persisted
@@ -69,15 +73,34 @@ int
 mf_route_select(const MfRoute *routes, int nroutes, const MfEvalContext *ctx,
 				MfRouteStep *steps, MfWalk walk, int *skipped, MfGate *gate)
 {
-	int			chosen = -1;
+	MfRouteChoice choice;
 
-	*skipped = 0;
-	*gate = MF_GATE_NONE;
+	mf_route_choose(routes, nroutes, ctx, steps, walk, &choice);
+	*skipped = choice.skipped;
+	*gate = choice.gate;
+	return choice.chosen;
+}
+
+int
+mf_route_choose(const MfRoute *routes, int nroutes, const MfEvalContext *ctx,
+				MfRouteStep *steps, MfWalk walk, MfRouteChoice *choice)
+{
+	int			chosen = -1;
+	int			best_open = -1; /* the open route due back first */
+	int64_t		best_due = 0;
+	MfGate		best_gate = MF_GATE_NONE;
+
+	choice->chosen = -1;
+	choice->skipped = 0;
+	choice->gate = MF_GATE_NONE;
+	choice->health = MF_HEALTH_UP;
+	choice->degraded = false;
 	for (int i = 0; i < nroutes; i++)
 	{
 		const MfRoute *route = &routes[i];
 		MfFlagResult f;
 		MfRouteDecision d;
+		MfRouteHealth h = {MF_HEALTH_UP, 0};
 
 		if (route->flag_missing)
 			f = mf_flag_evaluate(NULL, ctx);
@@ -98,23 +121,50 @@ mf_route_select(const MfRoute *routes, int nroutes, const MfEvalContext *ctx,
 			d = MF_ROUTE_SKIPPED_MODEL;
 		else if (!route->provider_available)
 			d = MF_ROUTE_SKIPPED_PROVIDER;
+		else if (ctx->route_health != NULL &&
+				 (h = ctx->route_health(ctx->arg, i)).verdict == MF_HEALTH_OPEN)
+		{
+			d = MF_ROUTE_SKIPPED_OPEN;
+			if (best_open < 0 || h.due_at < best_due)
+			{
+				best_open = i;
+				best_due = h.due_at;
+				best_gate = f.gate;
+			}
+		}
 		else
 		{
 			d = MF_ROUTE_CHOSEN;
 			chosen = i;
-			*gate = f.gate;
+			choice->gate = f.gate;
+			choice->health = h.verdict;
 		}
-		if (d == MF_ROUTE_SKIPPED_MODEL || d == MF_ROUTE_SKIPPED_PROVIDER)
-			(*skipped)++;
+		if (d == MF_ROUTE_SKIPPED_MODEL || d == MF_ROUTE_SKIPPED_PROVIDER ||
+			d == MF_ROUTE_SKIPPED_OPEN)
+			choice->skipped++;
 
 		if (steps != NULL)
 		{
 			steps[i].decision = d;
 			steps[i].flag = f;
+			steps[i].health = h;
 		}
 		if (chosen >= 0 && walk == MF_WALK_TO_WINNER)
 			break;
 	}
+
+	/* Health alone never leaves a feature without a model. */
+	if (chosen < 0 && best_open >= 0)
+	{
+		chosen = best_open;
+		choice->skipped--;
+		choice->gate = best_gate;
+		choice->health = MF_HEALTH_OPEN;
+		choice->degraded = true;
+		if (steps != NULL)
+			steps[best_open].decision = MF_ROUTE_CHOSEN;
+	}
+	choice->chosen = chosen;
 	return chosen;
 }
 

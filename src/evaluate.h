@@ -55,6 +55,21 @@ typedef struct MfFlag
 								 * ctx->has_actor_rows */
 } MfFlag;
 
+/* What model health (the circuit breaker, SPEC §7 O) says about a route. */
+typedef enum MfHealthVerdict
+{
+	MF_HEALTH_UP = 0,			/* callable: closed, or forced closed */
+	MF_HEALTH_PROBE,			/* callable as a half-open probe (claimed) */
+	MF_HEALTH_OPEN				/* open, or half-open with every probe out */
+} MfHealthVerdict;
+
+typedef struct MfRouteHealth
+{
+	MfHealthVerdict verdict;
+	int64_t		due_at;			/* OPEN: when it is due back (a clock value;
+								 * INT64_MAX for a forced open) */
+} MfRouteHealth;
+
 /* How the shell answers the questions the evaluation may ask. */
 typedef struct MfEvalContext
 {
@@ -72,6 +87,13 @@ typedef struct MfEvalContext
 	MfActorGate (*actor_gate) (void *arg, const MfFlag *flag);
 	/* A uniform draw in [0, 1); called only when percentage_of_time decides. */
 	double		(*random) (void *arg);
+	/*
+	 * Model health of routes[route], or NULL for no health checks.  Asked
+	 * only of applying routes whose model is enabled and provider available,
+	 * in order, up to the winner: it may claim a half-open probe, so it is
+	 * asked at most once per route and walk.
+	 */
+	MfRouteHealth (*route_health) (void *arg, int route);
 	void	   *arg;
 } MfEvalContext;
 
@@ -104,13 +126,15 @@ typedef enum MfRouteDecision
 	MF_ROUTE_NOT_APPLYING,		/* its flag is off for this actor */
 	MF_ROUTE_SKIPPED_MODEL,		/* applies, but the model is disabled */
 	MF_ROUTE_SKIPPED_PROVIDER,	/* applies, but the provider is unavailable */
-	MF_ROUTE_NOT_REACHED		/* an earlier route was chosen */
+	MF_ROUTE_NOT_REACHED,		/* an earlier route was chosen */
+	MF_ROUTE_SKIPPED_OPEN		/* applies, but the model's breaker is open */
 } MfRouteDecision;
 
 typedef struct MfRouteStep
 {
 	MfRouteDecision decision;
 	MfFlagResult flag;			/* gate = MF_GATE_DEFAULT for flagless routes */
+	MfRouteHealth health;		/* what route_health said (UP if not asked) */
 } MfRouteStep;
 
 /* How far mf_route_select walks. */
@@ -136,6 +160,31 @@ typedef enum MfWalk
 extern int	mf_route_select(const MfRoute *routes, int nroutes,
 							const MfEvalContext *ctx, MfRouteStep *steps,
 							MfWalk walk, int *skipped, MfGate *gate);
+
+/* The answer of mf_route_choose. */
+typedef struct MfRouteChoice
+{
+	int			chosen;			/* index of the winner, or -1 */
+	int			skipped;		/* applying routes skipped (the winner not included) */
+	MfGate		gate;			/* the winner's gate */
+	MfHealthVerdict health;		/* the winner's health: UP, PROBE or OPEN */
+	bool		degraded;		/* every applying route was open: the one due
+								 * back first was chosen anyway */
+} MfRouteChoice;
+
+/*
+ * mf_route_select with model health (SPEC §7 O): an applying route whose
+ * model and provider are up is also skipped when ctx->route_health says its
+ * breaker is open (MF_ROUTE_SKIPPED_OPEN), like an unavailable provider's:
+ * the next applying route wins.  But health alone never leaves a feature
+ * without a model: when no applying route is left and some were skipped
+ * only as open, the one due back first wins (the earliest route on a tie),
+ * and choice->degraded says so.  Returns choice->chosen.  With
+ * ctx->route_health NULL it is exactly mf_route_select.
+ */
+extern int	mf_route_choose(const MfRoute *routes, int nroutes,
+							const MfEvalContext *ctx, MfRouteStep *steps,
+							MfWalk walk, MfRouteChoice *choice);
 
 /* Names: GitLab's flag rule, [a-z0-9]+ joined by single "_", at most 255 bytes. */
 extern bool mf_valid_flag_name(const char *name, size_t len);

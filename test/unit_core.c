@@ -117,6 +117,7 @@ typedef struct Stub
 	int			has_rows_calls;
 	int			actor_gate_calls;
 	int			random_calls;
+	struct HealthStub *health;	/* model health answers (SPEC §7 O tests) */
 } Stub;
 
 static bool
@@ -180,6 +181,7 @@ stub_ctx(Stub *s, const char *actor)
 	ctx.has_actor_rows = stub_has_rows;
 	ctx.actor_gate = stub_actor_gate;
 	ctx.random = stub_random;
+	ctx.route_health = NULL;
 	ctx.arg = s;
 	return ctx;
 }
@@ -921,6 +923,296 @@ test_r_steps_match_plain_walk(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* SPEC §7 O: model health in route selection (mf_route_choose). */
+
+/* A health stub: a verdict per route, and which routes were asked. */
+typedef struct HealthStub
+{
+	MfRouteHealth answers[16];
+	int			asked[16];
+} HealthStub;
+
+static MfRouteHealth
+stub_route_health(void *arg, int route)
+{
+	HealthStub *h = ((Stub *) arg)->health;
+
+	h->asked[route]++;
+	return h->answers[route];
+}
+
+static MfEvalContext
+health_ctx(Stub *s, HealthStub *h, const char *actor)
+{
+	MfEvalContext ctx = stub_ctx(s, actor);
+
+	memset(h->asked, 0, sizeof(h->asked));
+	s->health = h;
+	ctx.route_health = stub_route_health;
+	return ctx;
+}
+
+static MfRouteHealth
+hv(MfHealthVerdict v, int64_t due)
+{
+	MfRouteHealth r = {v, due};
+
+	return r;
+}
+
+/* An open model is skipped like an unavailable provider's: the next applying route wins. */
+static void
+test_o_open_model_skipped(void)
+{
+	Stub		s = {0};
+	HealthStub	h = {0};
+	MfFlag		on = mkflag("on_flag", 1, -1, -1, false, 0);
+	MfFlag		off = mkflag("off_flag", 0, -1, -1, false, 0);
+	MfRoute		r[] = {
+		mkroute(&off, false, true, true),	/* not applying */
+		mkroute(&on, false, true, true),	/* applies; open */
+		mkroute(NULL, false, false, true),	/* model disabled */
+		mkroute(NULL, false, true, true),	/* the default: up */
+		mkroute(NULL, false, true, true),	/* not reached */
+	};
+	MfRouteStep steps[5];
+	MfRouteChoice c;
+	MfEvalContext ctx = health_ctx(&s, &h, "User:1");
+
+	h.answers[1] = hv(MF_HEALTH_OPEN, 5000);
+	EXPECT_I(mf_route_choose(r, 5, &ctx, steps, MF_WALK_ALL, &c), 3);
+	EXPECT_I(c.chosen, 3);
+	EXPECT_I(c.skipped, 2);
+	EXPECT_I(c.gate, MF_GATE_DEFAULT);
+	EXPECT_I(c.health, MF_HEALTH_UP);
+	EXPECT(!c.degraded);
+	EXPECT_I(steps[0].decision, MF_ROUTE_NOT_APPLYING);
+	EXPECT_I(steps[1].decision, MF_ROUTE_SKIPPED_OPEN);
+	EXPECT_I(steps[1].health.verdict, MF_HEALTH_OPEN);
+	EXPECT_I(steps[1].health.due_at, 5000);
+	EXPECT_I(steps[1].flag.gate, MF_GATE_BOOLEAN);
+	EXPECT_I(steps[2].decision, MF_ROUTE_SKIPPED_MODEL);
+	EXPECT_I(steps[3].decision, MF_ROUTE_CHOSEN);
+	EXPECT_I(steps[4].decision, MF_ROUTE_NOT_REACHED);
+	/* asked only about candidates, once each: not the route whose flag is
+	 * off, the disabled model, or what comes after the winner */
+	EXPECT_I(h.asked[0], 0);
+	EXPECT_I(h.asked[1], 1);
+	EXPECT_I(h.asked[2], 0);
+	EXPECT_I(h.asked[3], 1);
+	EXPECT_I(h.asked[4], 0);
+
+	/* closed again: the first applying route wins, nothing else is asked */
+	ctx = health_ctx(&s, &h, "User:1");
+	h.answers[1] = hv(MF_HEALTH_UP, 0);
+	EXPECT_I(mf_route_choose(r, 5, &ctx, NULL, MF_WALK_TO_WINNER, &c), 1);
+	EXPECT_I(c.skipped, 0);
+	EXPECT_I(h.asked[1], 1);
+	EXPECT_I(h.asked[3], 0);
+
+	/* a half-open model admitting a probe is chosen, and says it is a probe */
+	ctx = health_ctx(&s, &h, "User:1");
+	h.answers[1] = hv(MF_HEALTH_PROBE, 0);
+	EXPECT_I(mf_route_choose(r, 5, &ctx, steps, MF_WALK_TO_WINNER, &c), 1);
+	EXPECT_I(c.health, MF_HEALTH_PROBE);
+	EXPECT(!c.degraded);
+	EXPECT_I(steps[1].decision, MF_ROUTE_CHOSEN);
+
+	/* mf_route_select is the same walk: with no health callback, nothing is skipped for health */
+	{
+		int			skipped;
+		MfGate		gate;
+		MfEvalContext plain = stub_ctx(&s, "User:1");
+
+		EXPECT_I(mf_route_select(r, 5, &plain, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 1);
+		EXPECT_I(skipped, 0);
+		ctx = health_ctx(&s, &h, "User:1");
+		h.answers[1] = hv(MF_HEALTH_OPEN, 1);
+		EXPECT_I(mf_route_select(r, 5, &ctx, NULL, MF_WALK_TO_WINNER, &skipped, &gate), 3);
+		EXPECT_I(skipped, 2);
+	}
+}
+
+/* Every applying route open: the one due back first is served, and the answer says so. */
+static void
+test_o_all_open_serves_due_first(void)
+{
+	Stub		s = {0};
+	HealthStub	h = {0};
+	MfFlag		on = mkflag("on_flag", 1, -1, -1, false, 0);
+	MfFlag		off = mkflag("off_flag", 0, -1, -1, false, 0);
+	MfRoute		r[] = {
+		mkroute(&on, false, true, true),	/* open, due at 900 */
+		mkroute(&off, false, true, true),	/* not applying (its model would be due first) */
+		mkroute(NULL, false, true, false),	/* provider down */
+		mkroute(NULL, false, true, true),	/* open, due at 300: served */
+		mkroute(NULL, false, true, true),	/* open, due at 300 too: later on a tie */
+	};
+	MfRouteStep steps[5];
+	MfRouteChoice c;
+	MfEvalContext ctx = health_ctx(&s, &h, "User:1");
+
+	h.answers[0] = hv(MF_HEALTH_OPEN, 900);
+	h.answers[1] = hv(MF_HEALTH_OPEN, 1);
+	h.answers[3] = hv(MF_HEALTH_OPEN, 300);
+	h.answers[4] = hv(MF_HEALTH_OPEN, 300);
+	EXPECT_I(mf_route_choose(r, 5, &ctx, steps, MF_WALK_TO_WINNER, &c), 3);
+	EXPECT(c.degraded);
+	EXPECT_I(c.health, MF_HEALTH_OPEN);
+	EXPECT_I(c.gate, MF_GATE_DEFAULT);
+	/* the skipped count leaves the winner out: routes 0, 2 and 4 */
+	EXPECT_I(c.skipped, 3);
+	EXPECT_I(steps[0].decision, MF_ROUTE_SKIPPED_OPEN);
+	EXPECT_I(steps[1].decision, MF_ROUTE_NOT_APPLYING);
+	EXPECT_I(steps[2].decision, MF_ROUTE_SKIPPED_PROVIDER);
+	EXPECT_I(steps[3].decision, MF_ROUTE_CHOSEN);
+	EXPECT_I(steps[3].health.verdict, MF_HEALTH_OPEN);
+	EXPECT_I(steps[4].decision, MF_ROUTE_SKIPPED_OPEN);
+	EXPECT_I(h.asked[1], 0);
+	EXPECT_I(h.asked[2], 0);
+
+	/* the gate reported is the served route's own */
+	ctx = health_ctx(&s, &h, "User:1");
+	h.answers[0] = hv(MF_HEALTH_OPEN, 100);
+	EXPECT_I(mf_route_choose(r, 5, &ctx, NULL, MF_WALK_ALL, &c), 0);
+	EXPECT(c.degraded);
+	EXPECT_I(c.gate, MF_GATE_BOOLEAN);
+
+	/* a forced open (never due back) is served only when nothing else is left */
+	ctx = health_ctx(&s, &h, "User:1");
+	h.answers[0] = hv(MF_HEALTH_OPEN, INT64_MAX);
+	h.answers[3] = hv(MF_HEALTH_OPEN, INT64_MAX);
+	h.answers[4] = hv(MF_HEALTH_OPEN, INT64_MAX - 1);
+	EXPECT_I(mf_route_choose(r, 5, &ctx, NULL, MF_WALK_TO_WINNER, &c), 4);
+	ctx = health_ctx(&s, &h, "User:1");
+	h.answers[4] = hv(MF_HEALTH_OPEN, INT64_MAX);
+	EXPECT_I(mf_route_choose(r, 5, &ctx, NULL, MF_WALK_TO_WINNER, &c), 0);
+	EXPECT(c.degraded);
+
+	/* skipped for other reasons only: still no model (MF001), health changes nothing */
+	{
+		MfRoute		down[] = {mkroute(NULL, false, false, true), mkroute(&on, false, true, false)};
+
+		ctx = health_ctx(&s, &h, "User:1");
+		EXPECT_I(mf_route_choose(down, 2, &ctx, steps, MF_WALK_TO_WINNER, &c), -1);
+		EXPECT(!c.degraded);
+		EXPECT_I(c.skipped, 2);
+		EXPECT_I(h.asked[0] + h.asked[1], 0);
+	}
+	/* one route, open: served, degraded */
+	{
+		MfRoute		one[] = {mkroute(NULL, false, true, true)};
+
+		ctx = health_ctx(&s, &h, NULL);
+		h.answers[0] = hv(MF_HEALTH_OPEN, 42);
+		EXPECT_I(mf_route_choose(one, 1, &ctx, steps, MF_WALK_TO_WINNER, &c), 0);
+		EXPECT(c.degraded);
+		EXPECT_I(c.skipped, 0);
+		EXPECT_I(steps[0].decision, MF_ROUTE_CHOSEN);
+	}
+}
+
+/*
+ * Random routes and random health verdicts against a reference written
+ * straight from the rule: the first applying, enabled, available route
+ * whose health is not open wins; if none, the open one with the smallest
+ * due time (the earliest on a tie); the health callback is asked once per
+ * candidate up to the winner.
+ */
+static void
+test_o_random_against_reference(void)
+{
+	enum
+	{
+	MAXR = 8};
+	Stub		s = {0};
+	HealthStub	h = {0};
+	MfFlag		on = mkflag("on_flag", 1, -1, -1, false, 0);
+	MfFlag		off = mkflag("off_flag", 0, -1, -1, false, 0);
+	int			mismatches = 0;
+	int			degraded_seen = 0,
+				rerouted_seen = 0,
+				none_seen = 0;
+
+	for (int iter = 0; iter < 20000; iter++)
+	{
+		MfRoute		routes[MAXR];
+		MfRouteStep steps[MAXR];
+		int			n = (int) (rng() % (MAXR + 1));
+		int			want = -1,
+					want_open = -1,
+					want_skipped = 0;
+		int64_t		best_due = 0;
+		MfRouteChoice c;
+		MfEvalContext ctx = health_ctx(&s, &h, "User:1");
+
+		for (int i = 0; i < n; i++)
+		{
+			uint32_t	k = rng() % 4;
+
+			routes[i] = mkroute(k == 0 ? &off : k == 1 ? &on : NULL, false,
+								rng() % 5 != 0, rng() % 5 != 0);
+			h.answers[i] = hv(rng() % 2 ? MF_HEALTH_OPEN : rng() % 4 ? MF_HEALTH_UP : MF_HEALTH_PROBE,
+							  (int64_t) (rng() % 4));
+		}
+		for (int i = 0; i < n && want < 0; i++)
+		{
+			if (routes[i].flag == &off)
+				continue;
+			if (!routes[i].model_enabled || !routes[i].provider_available)
+			{
+				want_skipped++;
+				continue;
+			}
+			if (h.answers[i].verdict == MF_HEALTH_OPEN)
+			{
+				want_skipped++;
+				if (want_open < 0 || h.answers[i].due_at < best_due)
+				{
+					want_open = i;
+					best_due = h.answers[i].due_at;
+				}
+				continue;
+			}
+			want = i;
+		}
+		if (want < 0 && want_open >= 0)
+			want_skipped--;
+		mf_route_choose(routes, n, &ctx, steps, MF_WALK_TO_WINNER, &c);
+		if (c.chosen != (want >= 0 ? want : want_open) || c.skipped != want_skipped ||
+			c.degraded != (want < 0 && want_open >= 0))
+			mismatches++;
+		for (int i = 0; i < n; i++)
+		{
+			bool		candidate = routes[i].flag != &off && routes[i].model_enabled &&
+				routes[i].provider_available && (want < 0 || i <= want);
+
+			if (h.asked[i] != (candidate ? 1 : 0))
+				mismatches++;
+		}
+		/* explain's walk agrees (with the same answers) */
+		{
+			MfRouteChoice c2;
+
+			ctx = health_ctx(&s, &h, "User:1");
+			mf_route_choose(routes, n, &ctx, steps, MF_WALK_ALL, &c2);
+			if (c2.chosen != c.chosen || c2.skipped != c.skipped || c2.degraded != c.degraded)
+				mismatches++;
+		}
+		if (c.degraded)
+			degraded_seen++;
+		else if (c.chosen < 0)
+			none_seen++;
+		else if (c.skipped > 0)
+			rerouted_seen++;
+	}
+	EXPECT_I(mismatches, 0);
+	EXPECT(degraded_seen > 500);
+	EXPECT(rerouted_seen > 500);
+	EXPECT(none_seen > 100);
+}
+
+/* ------------------------------------------------------------------ */
 /* Names. */
 
 static bool
@@ -1417,6 +1709,9 @@ main(int argc, char **argv)
 	run("R first applying unskipped route wins", test_r_first_applying_unskipped_wins);
 	run("R skips, missing flags and no route", test_r_skips_and_no_route);
 	run("R explain walk chooses as model_for walk", test_r_steps_match_plain_walk);
+	run("O an open model is skipped, the next applying route wins", test_o_open_model_skipped);
+	run("O every applying route open: the one due back first, degraded", test_o_all_open_serves_due_first);
+	run("O random routes and health against a reference", test_o_random_against_reference);
 	run("flag name validation", test_valid_flag_name);
 	run("provider/model/feature name validation", test_valid_name);
 	run("strmap many entries and growth", test_strmap_many_entries_and_growth);
