@@ -14,8 +14,8 @@ MODULE_big = modelflags
 # The pure core (no PostgreSQL headers) and the thin PostgreSQL shell.
 # Core files include no PostgreSQL header: test/ builds them into plain
 # programs for unit tests, AddressSanitizer and fuzzing.
-CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o $(if $(wildcard src/definitions.c),src/definitions.o)
-SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/actor_sets.o src/read_api.o src/triggers.o src/fault.o $(if $(wildcard src/definitions_api.c),src/definitions_api.o)
+CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o src/breaker.o $(if $(wildcard src/definitions.c),src/definitions.o)
+SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/actor_sets.o src/read_api.o src/triggers.o src/fault.o src/health.o src/health_worker.o $(if $(wildcard src/definitions_api.c),src/definitions_api.o)
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

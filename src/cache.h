@@ -37,6 +37,7 @@ typedef struct MfCacheModel
 	text	   *provider_name;	/* as written in the model */
 	bool		enabled;
 	Jsonb	   *params;
+	void	   *health;			/* health.c's handle, made on first use (NULL) */
 } MfCacheModel;
 
 typedef struct MfCacheRoute

@@ -234,6 +234,7 @@ mf_row_model(void *state, Datum *v, bool *isnull)
 	m->provider_name = provider ? mf_copy_text(b->cxt, PointerGetDatum(provider)) : NULL;
 	m->enabled = COLNULL(MF_COL_MODEL_ENABLED) ? false : DatumGetBool(COLV(MF_COL_MODEL_ENABLED));
 	m->params = COLNULL(MF_COL_MODEL_PARAMS) ? NULL : mf_copy_jsonb(b->cxt, COLV(MF_COL_MODEL_PARAMS));
+	m->health = NULL;
 }
 
 static void

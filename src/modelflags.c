@@ -17,6 +17,9 @@
  *   triggers.c     the invalidation trigger; what a writing transaction
  *                  owes at commit and PREPARE
  *   fault.c        fault injection for the tests of every error path
+ *   breaker.c      SPEC §7 O: health windows, circuit breaker (pure core)
+ *   health.c       report(), breakers in shared memory, health views
+ *   health_worker.c  records breaker transitions (background worker)
  *   definitions_api.c  load_definitions, dump_definitions
  * Validation, audit and NOTIFY (SPEC E, A) are SQL: sql/install/ (one file per concern).
  */
@@ -27,6 +30,7 @@
 
 #include "cache.h"
 #include "fault.h"
+#include "health.h"
 #include "triggers.h"
 
 PG_MODULE_MAGIC;
@@ -52,6 +56,7 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 	MfFaultInit();
+	MfHealthInit();				/* its GUCs, before the prefix is reserved */
 	MarkGUCPrefixReserved("modelflags");
 
 	MfCacheInit();

@@ -1,6 +1,7 @@
 /*
  * read_api.c — the read functions: is_enabled, rollout_pct, model_for,
- * explain (SPEC F, H, R).
+ * explain (SPEC F, H, R).  model_for and explain consult model health
+ * (health.c, SPEC §7 O) when the library is preloaded.
  *
  * Each is a thin wrapper: check the arguments (SPEC E), get the compiled
  * cache (cache.c), ask the pure core (evaluate.c, rollout.c), and shape the
@@ -22,11 +23,13 @@
 
 #include "cache.h"
 #include "evaluate.h"
+#include "health.h"
 #include "rollout.h"
 
 PG_FUNCTION_INFO_V1(modelflags_is_enabled);
 PG_FUNCTION_INFO_V1(modelflags_rollout_pct);
 PG_FUNCTION_INFO_V1(modelflags_model_for);
+PG_FUNCTION_INFO_V1(modelflags_model_for_1_1);
 PG_FUNCTION_INFO_V1(modelflags_explain);
 
 /* SQLSTATE MF001: every applying route of the feature was skipped, or none applies. */
@@ -37,6 +40,8 @@ typedef struct MfCall
 {
 	MfCache    *cache;
 	MfEvalContext ctx;
+	MfCacheFeature *feat;		/* the feature being routed (route_health) */
+	bool		claim;			/* may claim half-open probes (model_for, not explain) */
 } MfCall;
 
 static bool
@@ -60,6 +65,16 @@ static double
 mf_cb_random(void *arg)
 {
 	return pg_prng_double(&pg_global_prng_state);
+}
+
+/* Model health of route i of the feature being routed (health.c). */
+static MfRouteHealth
+mf_cb_route_health(void *arg, int i)
+{
+	MfCall	   *call = arg;
+
+	return MfHealthRoute(call->cache, call->cache->routes[call->feat->first_route + i].model,
+						 call->claim);
 }
 
 /* A quoted value for a message, cut short when huge (like SQL _quote_abbrev). */
@@ -153,7 +168,26 @@ mf_call_init(MfCall *call)
 	call->ctx.has_actor_rows = mf_cb_has_actor_rows;
 	call->ctx.actor_gate = mf_cb_actor_gate;
 	call->ctx.random = mf_cb_random;
+	call->ctx.route_health = NULL;
 	call->ctx.arg = call;
+	call->feat = NULL;
+	call->claim = false;
+}
+
+/*
+ * Model health for routing feat (SPEC §7 O), when the library is preloaded
+ * and modelflags.breaker is on; otherwise routing is exactly 1.0's.
+ */
+static void
+mf_call_health(MfCall *call, MfCacheFeature *feat, bool claim)
+{
+	call->feat = feat;
+	call->claim = claim;
+	if (MfHealthRouting())
+	{
+		MfHealthPrepare();
+		call->ctx.route_health = mf_cb_route_health;
+	}
 }
 
 /* A name over MF_NAME_MAX bytes: 22001, as the tables' validation says. */
@@ -286,7 +320,27 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 
 				if (step->decision == MF_ROUTE_NOT_REACHED)
 					return psprintf("%s; an earlier route was chosen", why);
+				if (step->health.verdict == MF_HEALTH_PROBE)
+					return psprintf("%s; a probe: model %s is half-open", why,
+									mf_text_cstring(m->name));
+				if (step->health.verdict == MF_HEALTH_OPEN)
+				{
+					StringInfoData health;
+
+					initStringInfo(&health);
+					MfHealthDescribe(c, r->model, &health);
+					return psprintf("%s; served although %s: every applying route is open, and it is due back first",
+									why, health.data);
+				}
 				return (char *) why;
+			}
+		case MF_ROUTE_SKIPPED_OPEN:
+			{
+				StringInfoData health;
+
+				initStringInfo(&health);
+				MfHealthDescribe(c, r->model, &health);
+				return health.data;
 			}
 		case MF_ROUTE_NOT_APPLYING:
 			if (r->flag == -2)
@@ -322,6 +376,7 @@ mf_decision_name(MfRouteDecision d)
 			return "not applying";
 		case MF_ROUTE_SKIPPED_MODEL:
 		case MF_ROUTE_SKIPPED_PROVIDER:
+		case MF_ROUTE_SKIPPED_OPEN:
 			return "skipped";
 		case MF_ROUTE_NOT_REACHED:
 			return "not reached";
@@ -356,7 +411,8 @@ mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature, const MfRouteStep
 			MfCacheRoute *r = &call->cache->routes[feat->first_route + i];
 
 			if (steps[i].decision != MF_ROUTE_SKIPPED_MODEL &&
-				steps[i].decision != MF_ROUTE_SKIPPED_PROVIDER)
+				steps[i].decision != MF_ROUTE_SKIPPED_PROVIDER &&
+				steps[i].decision != MF_ROUTE_SKIPPED_OPEN)
 				continue;
 			if (nskipped++ >= MF_NO_ROUTE_LISTED)
 				continue;
@@ -382,16 +438,21 @@ mf_no_route(MfCall *call, MfCacheFeature *feat, text *feature, const MfRouteStep
 					 "mark a provider available or enable a model to restore one.")));
 }
 
-/* The tuple descriptor of model_for's result, built once per backend. */
+/*
+ * The tuple descriptor of model_for's result, built once per backend:
+ * modelflags.model_choice's shape, with "degraded" since 1.1 (natts 8) and
+ * without for a 1.0 installation not yet updated (natts 7).
+ */
 static TupleDesc
-mf_model_for_desc(void)
+mf_model_for_desc(int natts)
 {
-	static TupleDesc desc = NULL;
+	static TupleDesc descs[2] = {NULL, NULL};
+	TupleDesc  *desc = &descs[natts == 8];
 
-	if (desc == NULL)
+	if (*desc == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		TupleDesc	d = CreateTemplateTupleDesc(7);
+		TupleDesc	d = CreateTemplateTupleDesc(natts);
 
 		TupleDescInitEntry(d, 1, "model", TEXTOID, -1, 0);
 		TupleDescInitEntry(d, 2, "provider", TEXTOID, -1, 0);
@@ -400,30 +461,32 @@ mf_model_for_desc(void)
 		TupleDescInitEntry(d, 5, "gate", TEXTOID, -1, 0);
 		TupleDescInitEntry(d, 6, "position", INT4OID, -1, 0);
 		TupleDescInitEntry(d, 7, "skipped", INT4OID, -1, 0);
-		desc = BlessTupleDesc(d);
+		if (natts == 8)
+			TupleDescInitEntry(d, 8, "degraded", BOOLOID, -1, 0);
+		*desc = BlessTupleDesc(d);
 		MemoryContextSwitchTo(old);
 	}
-	return desc;
+	return *desc;
 }
 
 /*
- * model_for(feature, actor): SPEC R.  One row: model, provider, params (the
- * model's, with the route's merged over them), flag, gate, position and the
- * number of applying routes skipped on the way.
+ * model_for(feature, actor): SPEC R, and §7 O when health is on.  One row:
+ * model, provider, params (the model's, with the route's merged over them),
+ * flag, gate, position, the number of applying routes skipped on the way,
+ * and (natts 8) whether every applying route was open, so that the one due
+ * back first was served anyway.
  */
-Datum
-modelflags_model_for(PG_FUNCTION_ARGS)
+static Datum
+mf_model_for(FunctionCallInfo fcinfo, int natts)
 {
 	text	   *feature = mf_name_arg(fcinfo, 0, "feature name");
 	MfCall		call;
 	MfCacheFeature *feat;
-	int			chosen;
-	int			skipped;
-	MfGate		gate;
+	MfRouteChoice choice;
 	MfCacheRoute *r;
 	MfCacheModel *m;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	text	   *gate_text;
 	HeapTuple	tuple;
 	Oid			rettype;
@@ -433,14 +496,15 @@ modelflags_model_for(PG_FUNCTION_ARGS)
 	mf_actor_arg(fcinfo, 1, false, &call);
 	mf_call_init(&call);
 	feat = mf_feature_arg(call.cache, feature);
+	mf_call_health(&call, feat, true);
 	steps = feat->nroutes <= lengthof(few_steps) ? few_steps
 		: palloc(sizeof(MfRouteStep) * feat->nroutes);
-	chosen = mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, steps,
-							 MF_WALK_TO_WINNER, &skipped, &gate);
-	if (chosen < 0)
+	mf_route_choose(feat->core_routes, feat->nroutes, &call.ctx, steps,
+					MF_WALK_TO_WINNER, &choice);
+	if (choice.chosen < 0)
 		mf_no_route(&call, feat, feature, steps);
 
-	r = &call.cache->routes[feat->first_route + chosen];
+	r = &call.cache->routes[feat->first_route + choice.chosen];
 	m = &call.cache->models[r->model];	/* a chosen route has its model */
 	values[0] = PointerGetDatum(m->name);
 	values[1] = PointerGetDatum(call.cache->providers[m->provider].name);
@@ -452,12 +516,13 @@ modelflags_model_for(PG_FUNCTION_ARGS)
 		values[3] = PointerGetDatum(call.cache->flag_names[r->flag]);
 	else
 		nulls[3] = true;
-	gate_text = mf_gate_text(gate);
+	gate_text = mf_gate_text(choice.gate);
 	values[4] = PointerGetDatum(gate_text);
 	nulls[4] = (gate_text == NULL);
 	values[5] = Int32GetDatum(r->position);
-	values[6] = Int32GetDatum(skipped);
-	tuple = heap_form_tuple(mf_model_for_desc(), values, nulls);
+	values[6] = Int32GetDatum(choice.skipped);
+	values[7] = BoolGetDatum(choice.degraded);
+	tuple = heap_form_tuple(mf_model_for_desc(natts), values, nulls);
 
 	/*
 	 * The descriptor is an anonymous record of the same shape as
@@ -471,6 +536,24 @@ modelflags_model_for(PG_FUNCTION_ARGS)
 		HeapTupleHeaderSetTypMod(tuple->t_data, -1);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+/* model_for as 1.1 declares it: model_choice with "degraded". */
+Datum
+modelflags_model_for_1_1(PG_FUNCTION_ARGS)
+{
+	return mf_model_for(fcinfo, 8);
+}
+
+/*
+ * model_for as 1.0 declared it (seven columns): what a database still at
+ * 1.0 calls between installing this library and ALTER EXTENSION UPDATE.
+ * It routes around open breakers too; it cannot say "degraded".
+ */
+Datum
+modelflags_model_for(PG_FUNCTION_ARGS)
+{
+	return mf_model_for(fcinfo, 7);
 }
 
 /*
@@ -491,6 +574,7 @@ modelflags_explain(PG_FUNCTION_ARGS)
 	mf_actor_arg(fcinfo, 1, false, &call);
 	mf_call_init(&call);
 	feat = mf_feature_arg(call.cache, feature);
+	mf_call_health(&call, feat, false); /* explain looks; it claims no probe */
 	InitMaterializedSRF(fcinfo, 0);
 
 	steps = palloc0(sizeof(MfRouteStep) * Max(feat->nroutes, 1));

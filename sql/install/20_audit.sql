@@ -36,6 +36,7 @@ BEGIN
     key_expr := CASE TG_TABLE_NAME
         WHEN 'flag_actors' THEN 'jsonb_build_object(''flag'', r.flag, ''actor'', r.actor)'
         WHEN 'routes' THEN 'jsonb_build_object(''feature'', r.feature, ''position'', r.position)'
+        WHEN 'breaker_settings' THEN 'jsonb_build_object(''model'', r.model)'
         ELSE 'jsonb_build_object(''name'', r.name)' END;
 
     IF TG_OP = 'INSERT' THEN

@@ -30,6 +30,8 @@ COMMENT ON FUNCTION modelflags.rollout_pct(text, text) IS
 -- model_for's answer.  A named type rather than OUT parameters: the executor
 -- then finds the row type in the type cache instead of rebuilding it from
 -- pg_proc on every execution (about 3% of a prepared SELECT * FROM model_for).
+-- degraded (1.1): every applying route's model had an open circuit breaker,
+-- and this one, due back first, was served anyway (50_health.sql).
 CREATE TYPE modelflags.model_choice AS (
     model      text,
     provider   text,
@@ -37,13 +39,16 @@ CREATE TYPE modelflags.model_choice AS (
     flag       text,
     gate       text,
     "position" integer,
-    skipped    integer
+    skipped    integer,
+    degraded   boolean
 );
 COMMENT ON TYPE modelflags.model_choice IS 'the answer of model_for';
 
+-- The C symbol names the version of model_choice it returns: a library
+-- serving a database still at 1.0 answers it with 1.0's seven columns.
 CREATE FUNCTION modelflags.model_for(feature text, actor text DEFAULT NULL)
 RETURNS modelflags.model_choice
-AS 'MODULE_PATHNAME', 'modelflags_model_for'
+AS 'MODULE_PATHNAME', 'modelflags_model_for_1_1'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION modelflags.model_for(text, text) IS
     'the model, provider and merged params to use for feature and actor: the first applying route whose model and provider are up';

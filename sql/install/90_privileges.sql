@@ -42,3 +42,14 @@ BEGIN
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
 END $$;
+
+-- Model health (50_health.sql).  The views are for everyone, dashboards and
+-- exporters included, as pg_stat_* views are (the _health_* functions under
+-- them keep PUBLIC EXECUTE, like every helper).  report(), report_batch(),
+-- set_breaker() and health_reset() are not: whoever may report can open a
+-- breaker for every service (the loop above revoked them).  breaker_events
+-- is an audit table, like changes.
+GRANT SELECT ON modelflags.model_health, modelflags.feature_health, modelflags.provider_health,
+                modelflags.model_latency_buckets, modelflags.breaker_transitions,
+                modelflags.health_status
+   TO PUBLIC;
