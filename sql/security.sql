@@ -461,7 +461,12 @@ SELECT p.oid::regprocedure AS unprotected_function
         'modelflags._pop_note(text)', 'modelflags._is_restore()',
         -- C, no SQL
         'modelflags.is_enabled(text,text)', 'modelflags.rollout_pct(text,text)', 'modelflags.model_for(text,text)',
-        'modelflags.explain(text,text)', 'modelflags.cache_info()', 'modelflags._invalidate()')
+        'modelflags.explain(text,text)', 'modelflags.cache_info()', 'modelflags._invalidate()',
+        -- model health (C, no SQL: shared memory, and a heap scan of the breaker settings)
+        'modelflags.report(text,text,text,double precision,bigint,bigint)', 'modelflags.report_batch(jsonb)',
+        'modelflags.health_reset(text)', 'modelflags._health_entries()', 'modelflags._health_status()',
+        'modelflags._health_transitions()', 'modelflags._latency_quantile(bigint[],double precision)',
+        'modelflags._latency_bounds()', 'modelflags._breaker_settings_changed()')
  ORDER BY 1;
 -- ... and the C ones run no SQL: they are C, and take no SET clause (the hot path).
 SELECT p.proname, l.lanname, p.proconfig

@@ -1694,7 +1694,39 @@ mf_interval_datum(int64 us)
 	return IntervalPGetDatum(iv);
 }
 
-#define MF_ENTRY_COLS 32
+#define MF_ENTRY_COLS 34
+
+/*
+ * The provider of a model as the routing cache has it (the views take it
+ * from here rather than join the tables, so that they depend on no table
+ * column a DBA may retype).  NULL provider: no such model any more.
+ */
+static void
+mf_model_provider(MfCache *cache, const char *model, Datum *provider, bool *provider_null,
+				  Datum *available, bool *available_null)
+{
+	size_t		len = strlen(model);
+
+	*provider_null = *available_null = true;
+	for (int m = 0; m < cache->nmodels; m++)
+	{
+		MfCacheModel *cm = &cache->models[m];
+
+		if (VARSIZE_ANY_EXHDR(cm->name) != len || memcmp(VARDATA_ANY(cm->name), model, len) != 0)
+			continue;
+		if (cm->provider_name != NULL)
+		{
+			*provider = PointerGetDatum(cm->provider_name);
+			*provider_null = false;
+		}
+		if (cm->provider >= 0)
+		{
+			*available = BoolGetDatum(cache->providers[cm->provider].available);
+			*available_null = false;
+		}
+		return;
+	}
+}
 
 /*
  * _health_entries(): one row per health entry of this database, copied
@@ -1708,8 +1740,11 @@ modelflags_health_entries(PG_FUNCTION_ARGS)
 	int64		span;
 	MfHealthSlot *copy;
 
+	MfCache    *cache;
+
 	mf_health_require();
 	InitMaterializedSRF(fcinfo, 0);
+	cache = MfCacheGet();
 	MfHealthPrepare();
 	now = mf_now();
 	span = mf_shared->width * MF_WINDOW_BUCKETS;
@@ -1750,6 +1785,9 @@ modelflags_health_entries(PG_FUNCTION_ARGS)
 		values[c] = CStringGetTextDatum(copy->key.feature);
 		nulls[c++] = is_model;
 		values[c++] = CStringGetTextDatum(copy->key.model);
+		/* provider, provider_available */
+		mf_model_provider(cache, copy->key.model, &values[c], &nulls[c], &values[c + 1], &nulls[c + 1]);
+		c += 2;
 		/* state, override, state_since, open_until, reason, level, consecutive, probes_out, probes_ok */
 		if (is_model)
 		{

@@ -26,8 +26,11 @@
  */
 
 CREATE TABLE modelflags.breaker_settings (
-    model                text COLLATE "C" PRIMARY KEY
-                         REFERENCES modelflags.models (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    -- a model's name, checked on write (no foreign key: settings must not
+    -- stand in the way of TRUNCATE or DELETE of models, and health follows
+    -- names: the settings of a deleted or renamed model wait, unused, for
+    -- a model of that name)
+    model                text COLLATE "C" PRIMARY KEY,
     -- NULL: automatic; 'open': always skipped (served only when every
     -- applying route is open); 'closed': never skipped for health
     override             text CHECK (override IN ('open', 'closed')),
@@ -272,7 +275,8 @@ COMMENT ON FUNCTION modelflags.health_reset(text) IS
 
 -- The raw entries of this database, for the views below.  VOLATILE: live state.
 CREATE FUNCTION modelflags._health_entries(
-    OUT feature text, OUT model text, OUT state text, OUT override text,
+    OUT feature text, OUT model text, OUT provider text, OUT provider_available boolean,
+    OUT state text, OUT override text,
     OUT state_since timestamptz, OUT open_until timestamptz, OUT reason text,
     OUT level integer, OUT consecutive_failures integer, OUT probes_out integer, OUT probes_ok integer,
     OUT window_span interval, OUT calls bigint, OUT ok bigint, OUT errors bigint, OUT timeouts bigint,
@@ -315,7 +319,9 @@ AS 'MODULE_PATHNAME', 'modelflags_latency_bounds'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 /*
- * The views, for people and exporters.  Counts, rates and latency
+ * The views, for people and exporters.  They read only the functions
+ * above (the provider of a model comes from the routing cache), so that
+ * they hold no dependency on a table column a DBA may alter.  Counts, rates and latency
  * quantiles cover the last modelflags.health_window (window_span); total_*
  * columns are monotonic since the entry was made (the server's start, or
  * health_reset()), for Prometheus counters.  failure_rate is a percentage
@@ -324,7 +330,7 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
  * then half_open.
  */
 CREATE VIEW modelflags.model_health AS
-SELECT e.model, m.provider, e.state, e.override, e.state_since, e.open_until, e.reason,
+SELECT e.model, e.provider, e.state, e.override, e.state_since, e.open_until, e.reason,
        e.level, e.consecutive_failures, e.probes_out, e.probes_ok,
        e.window_span, e.calls, e.ok, e.errors, e.timeouts, e.rate_limited, e.client_errors,
        round(100.0 * (e.errors + e.timeouts + e.rate_limited)
@@ -336,13 +342,12 @@ SELECT e.model, m.provider, e.state, e.override, e.state_since, e.open_until, e.
        e.total_client_errors, e.latency_count, e.latency_sum_ms, e.tokens_in, e.tokens_out,
        e.last_report_at, e.created_at
   FROM modelflags._health_entries() e
-  LEFT JOIN modelflags.models m ON m.name = e.model
  WHERE e.feature IS NULL;
 COMMENT ON VIEW modelflags.model_health IS
     'per model: circuit-breaker state and deadline, and calls, failure rate and latency quantiles over the health window (live, this server''s)';
 
 CREATE VIEW modelflags.feature_health AS
-SELECT e.feature, e.model, m.provider,
+SELECT e.feature, e.model, e.provider,
        e.window_span, e.calls, e.ok, e.errors, e.timeouts, e.rate_limited, e.client_errors,
        round(100.0 * (e.errors + e.timeouts + e.rate_limited)
              / nullif(e.ok + e.errors + e.timeouts + e.rate_limited, 0), 1) AS failure_rate,
@@ -353,18 +358,16 @@ SELECT e.feature, e.model, m.provider,
        e.latency_count, e.latency_sum_ms, e.tokens_in, e.tokens_out,
        e.last_report_at, e.created_at
   FROM modelflags._health_entries() e
-  LEFT JOIN modelflags.models m ON m.name = e.model
  WHERE e.feature IS NOT NULL;
 COMMENT ON VIEW modelflags.feature_health IS
     'per (feature, model): calls, failure rate and latency quantiles over the health window (live, this server''s)';
 
--- A provider's health aggregates its models (as modelflags.models assigns them now).
+-- A provider's health aggregates its models (as the routing cache assigns
+-- them now), those with a health entry.
 CREATE VIEW modelflags.provider_health AS
 WITH e AS (
-    SELECT m.provider, h.*
-      FROM modelflags._health_entries() h
-      JOIN modelflags.models m ON m.name = h.model
-     WHERE h.feature IS NULL
+    SELECT h.* FROM modelflags._health_entries() h
+     WHERE h.feature IS NULL AND h.provider IS NOT NULL
 ), bins AS (
     SELECT b.provider, pg_catalog.array_agg(b.n ORDER BY b.i) AS latency_bins
       FROM (SELECT e.provider, u.i, sum(u.n)::bigint AS n
@@ -372,23 +375,25 @@ WITH e AS (
              GROUP BY e.provider, u.i) b
      GROUP BY b.provider
 )
-SELECT p.name AS provider, p.available,
-       count(e.model) AS models,
-       count(e.model) FILTER (WHERE e.state = 'open') AS models_open,
-       count(e.model) FILTER (WHERE e.state = 'half_open') AS models_half_open,
-       coalesce(sum(e.calls), 0)::bigint AS calls, coalesce(sum(e.ok), 0)::bigint AS ok,
-       coalesce(sum(e.errors), 0)::bigint AS errors, coalesce(sum(e.timeouts), 0)::bigint AS timeouts,
-       coalesce(sum(e.rate_limited), 0)::bigint AS rate_limited,
-       coalesce(sum(e.client_errors), 0)::bigint AS client_errors,
+SELECT e.provider, bool_and(e.provider_available) AS available,
+       count(*) AS models,
+       count(*) FILTER (WHERE e.state = 'open') AS models_open,
+       count(*) FILTER (WHERE e.state = 'half_open') AS models_half_open,
+       sum(e.calls)::bigint AS calls, sum(e.ok)::bigint AS ok, sum(e.errors)::bigint AS errors,
+       sum(e.timeouts)::bigint AS timeouts, sum(e.rate_limited)::bigint AS rate_limited,
+       sum(e.client_errors)::bigint AS client_errors,
        round(100.0 * sum(e.errors + e.timeouts + e.rate_limited)
              / nullif(sum(e.ok + e.errors + e.timeouts + e.rate_limited), 0), 1) AS failure_rate,
        round(modelflags._latency_quantile(min(bins.latency_bins), 0.5)::numeric, 1) AS latency_p50_ms,
        round(modelflags._latency_quantile(min(bins.latency_bins), 0.95)::numeric, 1) AS latency_p95_ms,
-       round(modelflags._latency_quantile(min(bins.latency_bins), 0.99)::numeric, 1) AS latency_p99_ms
-  FROM modelflags.providers p
-  LEFT JOIN e ON e.provider = p.name
-  LEFT JOIN bins ON bins.provider = p.name
- GROUP BY p.name, p.available;
+       round(modelflags._latency_quantile(min(bins.latency_bins), 0.99)::numeric, 1) AS latency_p99_ms,
+       sum(e.opens)::bigint AS opens,
+       sum(e.total_ok)::bigint AS total_ok, sum(e.total_errors)::bigint AS total_errors,
+       sum(e.total_timeouts)::bigint AS total_timeouts,
+       sum(e.total_rate_limited)::bigint AS total_rate_limited,
+       sum(e.total_client_errors)::bigint AS total_client_errors
+  FROM e JOIN bins ON bins.provider = e.provider
+ GROUP BY e.provider;
 COMMENT ON VIEW modelflags.provider_health IS
     'per provider: its models'' breakers and their calls, failure rate and latency quantiles together (live, this server''s)';
 
