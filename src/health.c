@@ -1139,7 +1139,7 @@ typedef struct MfReport
 	int64		tokens_out;
 } MfReport;
 
-/* The path of a batch element in messages ("reports[3]."), or "". */
+/* The batch element in messages ("reports[3]: "), or "". */
 static const char *mf_report_where = "";
 
 static int
@@ -1475,7 +1475,7 @@ modelflags_report_batch(PG_FUNCTION_ARGS)
 
 		if (tok != WJB_ELEM)
 			continue;			/* WJB_END_ARRAY */
-		mf_report_where = psprintf("reports[%d].", i);
+		mf_report_where = psprintf("reports[%d]: ", i);
 		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
