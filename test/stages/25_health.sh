@@ -123,6 +123,31 @@ else
 fi
 q -c "SELECT modelflags.report('code_generations', 'gemini', 'ok', 300) FROM generate_series(1, 3)" >/dev/null
 
+# modelflags.breaker = off (postgresql.conf, a reload): routing ignores the
+# breakers, which still count; on again, the open model is skipped again.
+set_breaker_guc() {
+    mf_psql h postgres -c "ALTER SYSTEM SET modelflags.breaker = $1" -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 1 100); do
+        [ "$(q -c 'SHOW modelflags.breaker')" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if set_breaker_guc off; then
+    off=$(q -c "SELECT model FROM modelflags.model_for('code_generations', 'User:1')" \
+            -c "SELECT state || ' ' || breaker FROM modelflags.model_health, modelflags.health_status WHERE model = 'claude'" | tr '\n' ' ')
+    set_breaker_guc on
+    on=$(q -c "SELECT model FROM modelflags.model_for('code_generations', 'User:1')")
+    if [ "$off" = "claude open false " ] && [ "$on" = gemini ]; then
+        pass "modelflags.breaker = off: routing ignores the open breaker (claude), which stays open; on again: gemini"
+    else
+        fail "modelflags.breaker off/on: '$off' then '$on' (want 'claude open false ' then gemini)"
+    fi
+else
+    fail "ALTER SYSTEM SET modelflags.breaker = off was not in effect after a reload"
+fi
+mf_psql h postgres -c "ALTER SYSTEM RESET modelflags.breaker" -c "SELECT pg_reload_conf()" >/dev/null
+
 # Two sessions reporting into the same model at the same time lose no count
 # (each entry's spinlock), and the window and the totals agree.
 q -c "SELECT modelflags.health_reset('gemini')" >/dev/null
