@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The modelflags demo: a throwaway PostgreSQL server with the extension and
 # the GitLab Duo-shaped definitions of examples/gitlab-duo.yml, then the
-# questions a service asks and the changes an incident responder makes.
+# questions a service asks and the changes an incident responder makes, and
+# an outage that model health handles with no human: errors reported for the
+# primary model, routes fail over, probes succeed, traffic returns, and the
+# audit shows each transition.
 #
 #   bash examples/demo.sh
 #
@@ -12,7 +15,8 @@ cd "$(dirname "$0")/.."
 bash test/install-deps.sh
 make -s >/dev/null && make -s install >/dev/null
 
-pg_virtualenv -t -v 15 bash -s <<'DEMO'
+# shared_preload_libraries: model health keeps its counters in shared memory.
+pg_virtualenv -t -v 15 -o shared_preload_libraries=modelflags bash -s <<'DEMO'
 set -euo pipefail
 q() { echo; echo "-- $1"; shift; psql -X -q -v ON_ERROR_STOP=1 -P pager=off "$@"; }
 psql -X -q -c "CREATE EXTENSION modelflags"
@@ -64,4 +68,37 @@ q "the audit trail of all this" -c \
           old_row->>'enabled' AS old_enabled, new_row->>'enabled' AS new_enabled,
           new_row->>'percentage_of_actors' AS new_pct, note
      FROM modelflags.changes WHERE table_name = 'flags' AND operation = 'UPDATE' ORDER BY id"
+
+echo
+echo "==== an outage nobody has noticed yet: model health closes the loop"
+q "a standing fallback after the default route: only a skip reaches it" -c \
+  "INSERT INTO modelflags.routes (feature, position, model, note)
+   VALUES ('code_generations', 4, 'claude_sonnet_4_5_20250929_vertex', 'fallback: Vertex AI')"
+q "services route, call the model, and report each call (here: 20 good calls)" -c \
+  "SELECT count(modelflags.report('code_generations', m.model, 'ok', 700 + i * 10))
+     FROM generate_series(1, 20) i, LATERAL modelflags.model_for('code_generations', 'User:42') m"
+q "the Anthropic API starts failing: the next 5 calls report errors" -c \
+  "SELECT count(modelflags.report('code_generations', 'claude_sonnet_4_5_20250929', 'error', 1500))
+     FROM generate_series(1, 5)"
+q "no human, no flag: the very next call fails over to Vertex AI" -c \
+  "SELECT model, provider, position, skipped, degraded FROM modelflags.model_for('code_generations', 'User:42')"
+q "explain says why" -c \
+  "SELECT position, model, decision, reason FROM modelflags.explain('code_generations', 'User:42')"
+q "the dashboards' view" -c \
+  "SELECT model, provider, state, to_char(open_until, 'HH24:MI:SS') AS open_until, reason, calls, failure_rate, latency_p95_ms
+     FROM modelflags.model_health ORDER BY model"
+q "30 s later (the demo moves the health clock; services just keep calling): probes go to the primary, which is back" -c \
+  "SET modelflags.health_clock_offset = '31s';
+   SELECT i AS call, m.model, h.state AS breaker_when_routed, 'ok' AS reported
+     FROM generate_series(1, 3) i,
+          LATERAL modelflags.model_for('code_generations', 'User:42') m,
+          LATERAL (SELECT state FROM modelflags.model_health WHERE model = 'claude_sonnet_4_5_20250929') h,
+          LATERAL (SELECT modelflags.report('code_generations', m.model, 'ok', 800)) r;
+   SELECT model, state FROM modelflags.model_health WHERE model = 'claude_sonnet_4_5_20250929';"
+q "three good probes: traffic is back on the primary" -c \
+  "SELECT model, provider, position, skipped FROM modelflags.model_for('code_generations', 'User:42')"
+psql -X -q -At -c "SELECT pg_sleep(0.1) FROM generate_series(1, 50)
+                    WHERE (SELECT count(*) FROM modelflags.breaker_events) < 3" >/dev/null
+q "the audit trail of the outage, written by the health recorder (and notified on channel modelflags)" -c \
+  "SELECT id, to_char(at, 'HH24:MI:SS') AS at, model, event, from_state, to_state, reason FROM modelflags.breaker_events ORDER BY id"
 DEMO
