@@ -89,16 +89,25 @@ q "the dashboards' view" -c \
      FROM modelflags.model_health ORDER BY model"
 q "30 s later (the demo moves the health clock; services just keep calling): probes go to the primary, which is back" -c \
   "SET modelflags.health_clock_offset = '31s';
-   SELECT i AS call, m.model, h.state AS breaker_when_routed, 'ok' AS reported
-     FROM generate_series(1, 3) i,
-          LATERAL modelflags.model_for('code_generations', 'User:42') m,
-          LATERAL (SELECT state FROM modelflags.model_health WHERE model = 'claude_sonnet_4_5_20250929') h,
-          LATERAL (SELECT modelflags.report('code_generations', m.model, 'ok', 800)) r;
+   DO \$\$
+   DECLARE
+       m text;
+       breaker text;
+   BEGIN
+       FOR i IN 1 .. 3 LOOP
+           SELECT model INTO m FROM modelflags.model_for('code_generations', 'User:42');
+           SELECT state INTO breaker FROM modelflags.model_health WHERE model = m;
+           PERFORM modelflags.report('code_generations', m, 'ok', 800);
+           RAISE NOTICE 'call %: % (breaker %): the call succeeds, reported ok', i, m, breaker;
+       END LOOP;
+   END \$\$;
    SELECT model, state FROM modelflags.model_health WHERE model = 'claude_sonnet_4_5_20250929';"
 q "three good probes: traffic is back on the primary" -c \
   "SELECT model, provider, position, skipped FROM modelflags.model_for('code_generations', 'User:42')"
-psql -X -q -At -c "SELECT pg_sleep(0.1) FROM generate_series(1, 50)
-                    WHERE (SELECT count(*) FROM modelflags.breaker_events) < 3" >/dev/null
+# (the recorder writes within milliseconds; wait for it, at most 10 s)
+psql -X -q -c "DO \$\$ BEGIN FOR i IN 1 .. 100 LOOP
+                 EXIT WHEN (SELECT count(*) FROM modelflags.breaker_events) >= 3;
+                 PERFORM pg_sleep(0.1); END LOOP; END \$\$" 
 q "the audit trail of the outage, written by the health recorder (and notified on channel modelflags)" -c \
   "SELECT id, to_char(at, 'HH24:MI:SS') AS at, model, event, from_state, to_state, reason FROM modelflags.breaker_events ORDER BY id"
 DEMO
