@@ -23,6 +23,12 @@
 
 #include "breaker.h"
 
+#if defined(__GNUC__)
+#define unlikely_bounds(x) __builtin_expect((x) != 0, 0)
+#else
+#define unlikely_bounds(x) (x)
+#endif
+
 /* ---- outcomes ---- */
 
 static const char *const mf_outcome_names[MF_NOUTCOMES] = {
@@ -49,41 +55,59 @@ mf_outcome_name(MfOutcome o)
 
 /* ---- latency histogram ---- */
 
+/*
+ * The bins' upper bounds, computed once: report() bins every latency it
+ * gets, twice (the model's window and the pair's), so a binary search over
+ * a table beats log2() and pow() per call.
+ */
+static double mf_bounds[MF_LATENCY_BINS];
+static bool mf_bounds_ready = false;
+
+static void
+mf_bounds_init(void)
+{
+	mf_bounds[0] = 1.0;
+	mf_bounds[1] = 2.0;
+	mf_bounds[2] = 4.0;
+	for (int b = 3; b < MF_LATENCY_BINS - 1; b++)
+		mf_bounds[b] = 4.0 * pow(2.0, (b - 2) / 2.0);
+	mf_bounds[MF_LATENCY_BINS - 1] = INFINITY;
+	mf_bounds_ready = true;
+}
+
 int
 mf_latency_bin(double ms)
 {
-	int			bin;
+	int			lo = 0,
+				hi = MF_LATENCY_BINS - 1;
 
-	if (!(ms >= 1.0))			/* also NaN, which report() refuses anyway */
+	if (unlikely_bounds(!mf_bounds_ready))
+		mf_bounds_init();
+	if (!(ms >= 0.0))			/* NaN, which report() refuses anyway */
 		return 0;
-	if (ms < 2.0)
-		return 1;
-	if (ms < 4.0)
-		return 2;
-	/* bin 3 + k covers [4 * 2^(k/2), 4 * 2^((k+1)/2)) */
-	if (ms >= mf_latency_bin_upper(MF_LATENCY_BINS - 2))
-		return MF_LATENCY_BINS - 1;
-	bin = 3 + (int) floor(2.0 * log2(ms / 4.0));
-	/* log2 may land a hair off an exact bound: settle against the bounds */
-	while (bin > 3 && ms < mf_latency_bin_upper(bin - 1))
-		bin--;
-	while (bin < MF_LATENCY_BINS - 1 && ms >= mf_latency_bin_upper(bin))
-		bin++;
-	return bin;
+	/* the first bin whose upper bound is above ms */
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (ms < mf_bounds[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
 }
 
 double
 mf_latency_bin_upper(int bin)
 {
-	if (bin <= 0)
-		return 1.0;
-	if (bin == 1)
-		return 2.0;
-	if (bin == 2)
-		return 4.0;
-	if (bin >= MF_LATENCY_BINS - 1)
-		return INFINITY;
-	return 4.0 * pow(2.0, (bin - 2) / 2.0);
+	if (!mf_bounds_ready)
+		mf_bounds_init();
+	if (bin < 0)
+		bin = 0;
+	if (bin >= MF_LATENCY_BINS)
+		bin = MF_LATENCY_BINS - 1;
+	return mf_bounds[bin];
 }
 
 static double

@@ -1139,8 +1139,15 @@ typedef struct MfReport
 	int64		tokens_out;
 } MfReport;
 
-/* The batch element in messages ("reports[3]: "), or "". */
-static const char *mf_report_where = "";
+/* The batch element being checked (-1: none), named in messages. */
+static int	mf_report_elem = -1;
+
+/* "reports[3]: " in a message about a batch element, else "". */
+static const char *
+mf_where(void)
+{
+	return mf_report_elem < 0 ? "" : psprintf("reports[%d]: ", mf_report_elem);
+}
 
 static int
 mf_report_feature(MfCache *cache, const char *s, size_t len)
@@ -1152,16 +1159,16 @@ mf_report_feature(MfCache *cache, const char *s, size_t len)
 	if (len > MF_NAME_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("%sfeature name %s is too long", mf_report_where, mf_quote_name(s, len)),
+				 errmsg("%sfeature name %s is too long", mf_where(), mf_quote_name(s, len)),
 				 errdetail("Names are at most %d bytes.", MF_NAME_MAX)));
 	if (!mf_valid_name(s, len))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%sinvalid feature name %s", mf_report_where, mf_quote_name(s, len)),
+				 errmsg("%sinvalid feature name %s", mf_where(), mf_quote_name(s, len)),
 				 errdetail("Feature names are lowercase letters and digits joined by single \"_\", \".\" or \"-\".")));
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("%sfeature %s does not exist", mf_report_where, mf_quote_name(s, len)),
+			 errmsg("%sfeature %s does not exist", mf_where(), mf_quote_name(s, len)),
 			 errhint("Features are rows of modelflags.features; INSERT or load_definitions() adds them.")));
 	return -1;					/* not reached */
 }
@@ -1187,16 +1194,16 @@ mf_report_model(MfCache *cache, int feature, const char *s, size_t len)
 	if (len > MF_NAME_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("%smodel name %s is too long", mf_report_where, mf_quote_name(s, len)),
+				 errmsg("%smodel name %s is too long", mf_where(), mf_quote_name(s, len)),
 				 errdetail("Names are at most %d bytes.", MF_NAME_MAX)));
 	if (!mf_valid_name(s, len))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%sinvalid model name %s", mf_report_where, mf_quote_name(s, len)),
+				 errmsg("%sinvalid model name %s", mf_where(), mf_quote_name(s, len)),
 				 errdetail("Model names are lowercase letters and digits joined by single \"_\", \".\" or \"-\".")));
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("%smodel %s does not exist", mf_report_where, mf_quote_name(s, len)),
+			 errmsg("%smodel %s does not exist", mf_where(), mf_quote_name(s, len)),
 			 errhint("Report the model model_for answered: a row of modelflags.models.")));
 	return -1;					/* not reached */
 }
@@ -1209,7 +1216,7 @@ mf_report_outcome(const char *s, size_t len)
 	if (!mf_outcome_parse(s, len, &o))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%sinvalid outcome %s", mf_report_where, mf_quote_name(s, len)),
+				 errmsg("%sinvalid outcome %s", mf_where(), mf_quote_name(s, len)),
 				 errhint("An outcome is ok, error (5xx, connection failure), timeout (the provider's), rate_limited (429, 529) or client_error (the caller's mistake: other 4xx, a content-policy refusal, a caller-side cancel; it never counts against the model).")));
 	return o;
 }
@@ -1220,7 +1227,7 @@ mf_report_latency(double ms)
 	if (isnan(ms) || ms < 0.0 || ms > MF_LATENCY_MAX_MS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%slatency_ms %g is out of range", mf_report_where, ms),
+				 errmsg("%slatency_ms %g is out of range", mf_where(), ms),
 				 errdetail("A latency is between 0 and %.0f ms (one day).", MF_LATENCY_MAX_MS),
 				 errhint("Pass NULL when the call's latency was not measured.")));
 	return ms;
@@ -1232,7 +1239,7 @@ mf_report_tokens(const char *what, int64 n)
 	if (n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s%s " INT64_FORMAT " is out of range", mf_report_where, what, n),
+				 errmsg("%s%s " INT64_FORMAT " is out of range", mf_where(), what, n),
 				 errdetail("Token counts are not negative.")));
 	return n;
 }
@@ -1379,7 +1386,7 @@ modelflags_report(PG_FUNCTION_ARGS)
 	MfReport	r;
 
 	mf_health_require();
-	mf_report_where = "";
+	mf_report_elem = -1;
 	r.outcome = mf_report_outcome(VARDATA_ANY(outcome), VARSIZE_ANY_EXHDR(outcome));
 	r.latency_ms = PG_ARGISNULL(3) ? -1.0 : mf_report_latency(PG_GETARG_FLOAT8(3));
 	r.tokens_in = PG_ARGISNULL(4) ? -1 : mf_report_tokens("tokens_in", PG_GETARG_INT64(4));
@@ -1402,7 +1409,7 @@ mf_batch_string(JsonbValue *v, const char *key, char **s, size_t *len)
 	if (v->type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s%s must be a string", mf_report_where, key)));
+				 errmsg("%s%s must be a string", mf_where(), key)));
 	*s = v->val.string.val;
 	*len = v->val.string.len;
 }
@@ -1413,7 +1420,7 @@ mf_batch_number(JsonbValue *v, const char *key)
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s%s must be a number or null", mf_report_where, key)));
+				 errmsg("%s%s must be a number or null", mf_where(), key)));
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 }
 
@@ -1475,7 +1482,7 @@ modelflags_report_batch(PG_FUNCTION_ARGS)
 
 		if (tok != WJB_ELEM)
 			continue;			/* WJB_END_ARRAY */
-		mf_report_where = psprintf("reports[%d]: ", i);
+		mf_report_elem = i;
 		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1487,44 +1494,51 @@ modelflags_report_batch(PG_FUNCTION_ARGS)
 		eit = JsonbIteratorInit(v.val.binary.data);
 		while ((etok = JsonbIteratorNext(&eit, &k, true)) != WJB_DONE)
 		{
-			char	   *key;
+			const char *key;
+			int			klen;
 
 			if (etok != WJB_KEY)
 				continue;
-			key = pnstrdup(k.val.string.val, k.val.string.len);
+			key = k.val.string.val;
+			klen = k.val.string.len;
 			etok = JsonbIteratorNext(&eit, &ev, true);
-			if (strcmp(key, "feature") == 0)
-				mf_batch_string(&ev, key, &feature, &flen);
-			else if (strcmp(key, "model") == 0)
-				mf_batch_string(&ev, key, &model, &mlen);
-			else if (strcmp(key, "outcome") == 0)
-				mf_batch_string(&ev, key, &outcome, &olen);
-			else if (strcmp(key, "latency_ms") == 0)
+#define MF_KEY_IS(name) (klen == (int) sizeof(name) - 1 && memcmp(key, name, klen) == 0)
+			if (MF_KEY_IS("feature"))
+				mf_batch_string(&ev, "feature", &feature, &flen);
+			else if (MF_KEY_IS("model"))
+				mf_batch_string(&ev, "model", &model, &mlen);
+			else if (MF_KEY_IS("outcome"))
+				mf_batch_string(&ev, "outcome", &outcome, &olen);
+			else if (MF_KEY_IS("latency_ms"))
 			{
 				if (ev.type != jbvNull)
-					r->latency_ms = mf_report_latency(mf_batch_number(&ev, key));
+					r->latency_ms = mf_report_latency(mf_batch_number(&ev, "latency_ms"));
 			}
-			else if (strcmp(key, "tokens_in") == 0 || strcmp(key, "tokens_out") == 0)
+			else if (MF_KEY_IS("tokens_in") || MF_KEY_IS("tokens_out"))
 			{
+				bool		in = MF_KEY_IS("tokens_in");
+
 				if (ev.type != jbvNull)
 				{
-					double		t = mf_batch_number(&ev, key);
+					const char *what = in ? "tokens_in" : "tokens_out";
+					double		t = mf_batch_number(&ev, what);
 
 					if (t != floor(t) || t > (double) PG_INT64_MAX)
 						ereport(ERROR,
 								(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-								 errmsg("%s%s must be a whole number", mf_report_where, key)));
-					if (key[7] == 'i')
-						r->tokens_in = mf_report_tokens(key, (int64) t);
+								 errmsg("%s%s must be a whole number", mf_where(), what)));
+					if (in)
+						r->tokens_in = mf_report_tokens(what, (int64) t);
 					else
-						r->tokens_out = mf_report_tokens(key, (int64) t);
+						r->tokens_out = mf_report_tokens(what, (int64) t);
 				}
 			}
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s: unknown key \"%s\"", psprintf("reports[%d]", i), key),
+						 errmsg("reports[%d]: unknown key \"%.*s\"", i, klen, key),
 						 errhint("A report has feature, model, outcome, and optionally latency_ms, tokens_in, tokens_out.")));
+#undef MF_KEY_IS
 		}
 		if (feature == NULL || model == NULL || outcome == NULL)
 			ereport(ERROR,
@@ -1536,7 +1550,7 @@ modelflags_report_batch(PG_FUNCTION_ARGS)
 		r->model = mf_report_model(cache, r->feature, model, mlen);
 		i++;
 	}
-	mf_report_where = "";
+	mf_report_elem = -1;
 	now = mf_now();
 	for (int j = 0; j < i; j++)
 		mf_report_apply(cache, &reps[j], now);
