@@ -163,6 +163,40 @@ else
     fail "concurrent reports into one model: '$counts' (want 100000|90000|10000|100000|100000)"
 fi
 
+# pg_dump keeps the breaker settings and the transition audit; a restore
+# writes no audit row of its own and sends no transition.
+mf_tool h pg_dump -Fc -f "$work/loop.dump" loop
+mf_psql h postgres -c "CREATE DATABASE loop_restored" >/dev/null
+mf_tool h pg_restore --exit-on-error -d loop_restored "$work/loop.dump" >"$work/restore.log" 2>&1
+dumped() {
+    mf_psql h "$1" -c "SELECT string_agg(format('%s %s %s', model, min_calls, override), ';' ORDER BY model) FROM modelflags.breaker_settings" \
+                   -c "SELECT string_agg(format('%s %s %s %s', id, model, event, reason), ';' ORDER BY id) FROM modelflags.breaker_events" \
+                   -c "SELECT count(*) FROM modelflags.changes WHERE table_name = 'breaker_settings'"
+}
+a=$(dumped loop 2>&1)
+b=$(dumped loop_restored 2>&1)
+if [ -n "$a" ] && [ "$a" = "$b" ] && grep -q 'gemini 4' <<<"$a" && grep -q 'claude open' <<<"$a"; then
+    pass "pg_dump and pg_restore keep breaker_settings, breaker_events and their audit ($(tr '\n' ' ' <<<"$a"))"
+else
+    fail "dump and restore of the health tables: before '$a', after '$b'"
+    cat "$work/restore.log"
+fi
+
+# A database still at 1.0 (the library updated, ALTER EXTENSION not yet run)
+# keeps 1.0's seven-column model_for.
+mf_psql h postgres -c "CREATE DATABASE old_version" >/dev/null
+old=$(mf_psql h old_version -c "CREATE EXTENSION modelflags VERSION '1.0'" \
+        -c "INSERT INTO modelflags.providers (name) VALUES ('anthropic')" \
+        -c "INSERT INTO modelflags.models (name, provider) VALUES ('claude', 'anthropic')" \
+        -c "INSERT INTO modelflags.features (name) VALUES ('f')" \
+        -c "INSERT INTO modelflags.routes (feature, position, model) VALUES ('f', 1, 'claude')" \
+        -c "SELECT * FROM modelflags.model_for('f', 'User:1')" 2>&1)
+if [ "$old" = "claude|anthropic|{}||default|1|0" ]; then
+    pass "a database still at 1.0 gets model_for's seven 1.0 columns from the new library"
+else
+    fail "model_for in a 1.0 database with the new library: '$old'"
+fi
+
 # 4. A restart starts healthy; the tables are kept.
 before=$(q -c "SELECT count(*) FROM modelflags.breaker_events")
 if ! as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_TMP/h" -m fast -w -t 60 restart -l "$(cluster_log h)" >/dev/null 2>&1; then
