@@ -228,6 +228,7 @@ typedef struct MfHealthHandle
 	uint64		settings_gen;
 	int32		slot;			/* the model's entry, -1 none yet */
 	uint32		incarnation;
+	bool		no_room;		/* creating the entry failed at gen: don't retry */
 	MfOverride	override;
 	MfBreakerParams params;
 	int			npairs;
@@ -811,6 +812,7 @@ mf_handle(MfCache *cache, int model)
 		mf_key(&key, VARDATA_ANY(m->name), VARSIZE_ANY_EXHDR(m->name), NULL, 0);
 		h->slot = mf_entry(&key, false, &h->incarnation);
 		h->npairs = 0;
+		h->no_room = false;
 		h->gen = gen;
 	}
 	if (h->settings_gen != mf_settings_gen)
@@ -1308,16 +1310,20 @@ mf_report_apply(MfCache *cache, const MfReport *r, int64 now)
 		MfHealthPair *pair;
 		bool		stale = false;
 
-		if (h->slot < 0)
+		/* No room: remembered until entries are freed (the generation moves). */
+		if (h->slot < 0 && !h->no_room)
 		{
 			MfHealthKey key;
 			text	   *mname = mf_model_name(cache, r->model);
 
 			mf_key(&key, VARDATA_ANY(mname), VARSIZE_ANY_EXHDR(mname), NULL, 0);
 			h->slot = mf_entry(&key, true, &h->incarnation);
+			h->no_room = h->slot < 0;
 		}
 		if (h->slot >= 0)
 		{
+			char		model[MF_NAME_MAX + 1];
+
 			s = &mf_shared->slots[h->slot];
 			SpinLockAcquire(&s->mutex);
 			if (s->incarnation != h->incarnation || !s->in_use)
@@ -1328,6 +1334,8 @@ mf_report_apply(MfCache *cache, const MfReport *r, int64 now)
 				nev = mf_breaker_report(&s->breaker, &h->params, &s->window, now, r->outcome, ev);
 				s->params = h->params;
 				pg_atomic_write_u64(&s->word, mf_breaker_word(&s->breaker));
+				if (nev > 0)
+					memcpy(model, s->key.model, sizeof(model));
 			}
 			SpinLockRelease(&s->mutex);
 			if (stale)
@@ -1336,7 +1344,7 @@ mf_report_apply(MfCache *cache, const MfReport *r, int64 now)
 				continue;
 			}
 			if (nev > 0)
-				mf_emit(s->key.model, ev, nev, &h->params, now);
+				mf_emit(model, ev, nev, &h->params, now);
 		}
 		else
 			mf_report_dropped();
@@ -1572,6 +1580,7 @@ MfHealthRoute(MfCache *cache, int model, bool claim)
 	MfBreakerEvent ev[MF_BREAKER_MAX_EVENTS];
 	int			nev = 0;
 	MfAdmit		a;
+	char		model_name[MF_NAME_MAX + 1];
 
 	if (model < 0)
 		return r;
@@ -1614,10 +1623,14 @@ MfHealthRoute(MfCache *cache, int model, bool claim)
 	}
 	a = mf_breaker_admit(b, &h->params, MF_OVERRIDE_NONE, now, &r.due_at, ev, &nev);
 	if (claim)
+	{
 		pg_atomic_write_u64(&s->word, mf_breaker_word(b));
+		if (nev > 0)
+			memcpy(model_name, s->key.model, sizeof(model_name));
+	}
 	SpinLockRelease(&s->mutex);
 	if (claim && nev > 0)
-		mf_emit(s->key.model, ev, nev, &h->params, now);
+		mf_emit(model_name, ev, nev, &h->params, now);
 
 	r.verdict = a == MF_ADMIT_YES ? MF_HEALTH_UP : a == MF_ADMIT_PROBE ? MF_HEALTH_PROBE : MF_HEALTH_OPEN;
 	return r;
