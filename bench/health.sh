@@ -98,7 +98,7 @@ EOF
 # what any function taking these arguments costs at the least.
 cat > "$work/floor.sql" <<'EOF'
 \set lat random(100, 3000)
-SELECT num_nulls('code_generations', 'claude_sonnet_4_20250514', 'ok', :lat);
+SELECT num_nulls('code_generations'::text, 'claude_sonnet_4_20250514'::text, 'ok'::text, (:lat)::float8);
 EOF
 # Both clients into one model: the same two entries (model, and feature-model).
 cat > "$work/report_same.sql" <<'EOF'
