@@ -15,7 +15,7 @@ MODULE_big = modelflags
 # Core files include no PostgreSQL header: test/ builds them into plain
 # programs for unit tests, AddressSanitizer and fuzzing.
 CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o $(if $(wildcard src/definitions.c),src/definitions.o)
-SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/actor_sets.o src/read_api.o src/triggers.o src/fault.o $(if $(wildcard src/definitions_api.c),src/definitions_api.o)
+SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/cache_delta.o src/actor_sets.o src/read_api.o src/triggers.o src/change_log.o src/fault.o $(if $(wildcard src/definitions_api.c),src/definitions_api.o)
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

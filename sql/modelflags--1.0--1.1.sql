@@ -638,3 +638,31 @@ CREATE TRIGGER routes_invalidate_replica_delete AFTER DELETE ON modelflags.route
     FOR EACH ROW EXECUTE FUNCTION modelflags._invalidate();
 ALTER TABLE modelflags.routes ENABLE REPLICA TRIGGER routes_invalidate_replica_write;
 ALTER TABLE modelflags.routes ENABLE REPLICA TRIGGER routes_invalidate_replica_delete;
+
+-- ------------------------------------------------------------------------
+-- Incremental cache updates (issue 9): the change log the routing caches
+-- patch themselves from.  The same as sql/install/22_cache_log.sql.
+-- ------------------------------------------------------------------------
+CREATE TABLE modelflags._cache_log (
+    txid       xid8 NOT NULL,
+    table_name text COLLATE "C" NOT NULL,
+    keys       text[] COLLATE "C"
+);
+CREATE INDEX _cache_log_txid_idx ON modelflags._cache_log (txid);
+COMMENT ON TABLE modelflags._cache_log IS
+    'internal: the names each committed transaction changed, for the routing caches of every backend';
+REVOKE ALL ON modelflags._cache_log FROM PUBLIC;
+
+-- cache_info() tells how the cache was last brought up to date (issue 9):
+-- three more columns, so it is dropped and created again (40_read_api.sql).
+DROP FUNCTION modelflags.cache_info();
+CREATE FUNCTION modelflags.cache_info(OUT valid boolean, OUT builds bigint, OUT flags integer,
+                                      OUT features integer, OUT routes integer,
+                                      OUT actor_sets_loaded bigint, OUT memory_bytes bigint,
+                                      OUT patches bigint, OUT last_refresh text,
+                                      OUT last_refresh_reason text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'modelflags_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION modelflags.cache_info() IS
+    'this backend''s compiled routing cache: whether it is valid, how often it was built or patched by a delta, how it was last brought up to date and why, its size and memory';

@@ -342,9 +342,19 @@ mf_load_actor_set(MfCache *c, int flag)
 	return set;
 }
 
+void
+mf_actor_sets_forget(MfActorSets *sets, text *flag)
+{
+	int32		idx;
+
+	/* put on a present key replaces its value: no allocation */
+	if (mf_strmap_get(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), &idx) && idx >= 0)
+		mf_strmap_put(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), -1);
+}
+
 /*
  * flag's actor set: from this state, else from its collection (by flag
- * name), else loaded now.
+ * name; -1 means forgotten), else loaded now.
  */
 static MfActorSet *
 mf_actor_set(MfCache *c, int flag)
@@ -355,7 +365,7 @@ mf_actor_set(MfCache *c, int flag)
 
 	if (set != NULL)
 		return set;
-	if (mf_strmap_get(&c->sets->map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &idx))
+	if (mf_strmap_get(&c->sets->map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &idx) && idx >= 0)
 		set = c->sets->list[idx];
 	else
 		set = mf_load_actor_set(c, flag);

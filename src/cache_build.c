@@ -410,22 +410,28 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 
 	mf_build_table(&b, rels, MF_PROVIDERS, snap, mf_row_provider);
 	mf_fault("build:providers");
-	mf_map_names(&b.provider_map, scratch, c->nproviders, mf_provider_name, c);
+	mf_map_names(&c->provider_map, cxt, c->nproviders, mf_provider_name, c);
+	b.provider_map = c->provider_map;
 
 	mf_build_table(&b, rels, MF_MODELS, snap, mf_row_model);
 	mf_fault("build:models");
-	mf_map_names(&b.model_map, scratch, c->nmodels, mf_model_name, c);
+	mf_map_names(&c->model_map, cxt, c->nmodels, mf_model_name, c);
+	b.model_map = c->model_map;
 
 	mf_build_table(&b, rels, MF_FLAGS, snap, mf_row_flag);
 	mf_fault("build:flags");
-	if (c->nflags > 0 && c->nflags < b.cap)
-	{
-		/* Give back the doubling's slack: 10,000 flags would keep 16,384. */
-		c->flags = repalloc_huge(c->flags, sizeof(MfFlag) * c->nflags);
-		c->flag_names = repalloc_huge(c->flag_names, sizeof(text *) * c->nflags);
-	}
+
+	/*
+	 * Give back the doubling's slack (10,000 flags would keep 16,384), but
+	 * keep MF_FLAG_SLACK for flags that deltas add: the array never moves.
+	 */
+	c->flags_cap = c->nflags + MF_FLAG_SLACK;
+	c->flags = c->flags ? repalloc_huge(c->flags, sizeof(MfFlag) * c->flags_cap)
+		: MemoryContextAllocHuge(cxt, sizeof(MfFlag) * c->flags_cap);
+	c->flag_names = c->flag_names ? repalloc_huge(c->flag_names, sizeof(text *) * c->flags_cap)
+		: MemoryContextAllocHuge(cxt, sizeof(text *) * c->flags_cap);
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
-	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * Max(c->nflags, 1));
+	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * c->flags_cap);
 
 	mf_build_table(&b, rels, MF_FEATURES, snap, mf_row_feature);
 	mf_fault("build:features");
@@ -441,7 +447,8 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 		b.raw[i].feature_idx = mf_lookup(&c->feature_map, b.raw[i].feature);
 	if (b.nraw > 1)
 		qsort(b.raw, b.nraw, sizeof(struct MfRawRoute), mf_sort_raw_routes);
-	c->routes = MemoryContextAllocZero(cxt, sizeof(MfCacheRoute) * Max(b.nraw, 1));
+	c->routes_cap = Max(b.nraw, 1);
+	c->routes = MemoryContextAllocZero(cxt, sizeof(MfCacheRoute) * c->routes_cap);
 	for (int i = 0; i < b.nraw; i++)
 	{
 		struct MfRawRoute *raw = &b.raw[i];
@@ -512,6 +519,16 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 
 	MemoryContextDelete(scratch);
 	return c;
+}
+
+void
+mf_cache_reserve_routes(MfCache *c, int n)
+{
+	if (n <= c->routes_cap)
+		return;
+	n = Max(n, c->routes_cap + c->routes_cap / 4);
+	c->routes = repalloc_huge(c->routes, sizeof(MfCacheRoute) * n);
+	c->routes_cap = n;
 }
 
 /*

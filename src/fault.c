@@ -4,7 +4,10 @@
  * The points (grep for mf_fault): build:providers, build:models,
  * build:flags, build:features, build:routes (after each table is read),
  * build:compile (after the routes are compiled), actors:load (after a
- * flag's actor rows are read), actors:probe (before an index probe).
+ * flag's actor rows are read), actors:probe (before an index probe),
+ * patch:read, patch:compile, patch:apply (a delta: after the changed rows
+ * are read, after the changed features are compiled, just before the state
+ * is written).
  * The ERROR raised is ERRCODE_OUT_OF_MEMORY, the one failure the tests
  * cannot cause for real; timeouts and cancels are caused for real by the
  * isolation specs.
