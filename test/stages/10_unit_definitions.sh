@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Unit tests of the definitions parser and writer (src/definitions.c, a
-# plain C program: test/unit_definitions.c) under AddressSanitizer,
-# UndefinedBehaviorSanitizer and LeakSanitizer.  Prints one PASS/FAIL line
-# per test.
+# Unit tests of the definitions parser and writer (the files the Makefile
+# lists in DEF_SRCS, built into a plain C program with
+# test/unit_definitions.c) under AddressSanitizer, UndefinedBehaviorSanitizer
+# and LeakSanitizer.  Prints one PASS/FAIL line per test.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p test/build
+if ! srcs=$(make -s print-def-srcs) || ! libs=$(make -s print-def-libs) || [ -z "$srcs" ]; then
+    echo "FAIL: definitions unit tests: make print-def-srcs gives no file list"
+    exit 1
+fi
+# shellcheck disable=SC2086  # the lists are words
 if ! gcc -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
         -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Werror -Isrc \
         -o test/build/unit_definitions \
-        test/unit_definitions.c src/definitions.c src/strmap.c -lyaml -lcjson -lm; then
+        test/unit_definitions.c $srcs $libs; then
     echo "FAIL: definitions unit tests do not build"
     exit 1
 fi
