@@ -12,13 +12,16 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 
 MODULE_big = modelflags
 
-# The definitions parser.  This list is the only one: the extension,
-# modelflags-lint, the unit tests (test/stages/10_unit_definitions.sh) and
-# the fuzz target (test/fuzz/run.sh) build from it (`make -s
-# print-def-srcs`).  A program linking the parser also needs src/strmap.c
-# and DEF_LIBS.
-DEF_SRCS = src/definitions.c
-DEF_HEADERS = src/definitions.h src/strmap.h
+# The definitions parser, one stage or concern per file (the pipeline is in
+# src/definitions_int.h), behind src/definitions.h.  This list is the only
+# one: the extension, modelflags-lint, the unit tests
+# (test/stages/10_unit_definitions.sh) and the fuzz target (test/fuzz/run.sh)
+# build from it (`make -s print-def-srcs`).  A program linking the parser
+# also needs src/strmap.c and DEF_LIBS.
+DEF_SRCS = src/def_util.c src/def_document.c src/def_parse.c src/def_tree.c \
+	src/def_read_yaml.c src/def_read_json.c src/def_bind.c src/def_bind_gitlab.c \
+	src/def_refs.c src/def_rows.c src/def_write.c
+DEF_HEADERS = src/definitions.h src/definitions_int.h src/strmap.h
 DEF_LIBS = -lyaml -lcjson -lm
 
 # The pure core (no PostgreSQL headers) and the thin PostgreSQL shell.

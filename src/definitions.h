@@ -14,12 +14,14 @@
  * The other direction, def_serialize, writes a DefDocument (built by the
  * PostgreSQL shell from the tables) as YAML or JSON in our format.
  *
- * No PostgreSQL header is included here or in definitions.c: the parser is
- * unit-tested under AddressSanitizer and fuzzed as a plain program.  All the
- * memory of a document lives in one arena freed by def_free; libyaml and
- * cJSON memory is released before def_parse returns.  No input makes the
- * parser crash, recurse without bound or allocate without bound: see the
- * limits below, documented in README.md ("Definitions as code").
+ * The parser is the files src/def_*.c, one stage each (definitions_int.h
+ * gives the pipeline and what they share).  No PostgreSQL header is included
+ * here or there: the parser is unit-tested under AddressSanitizer and fuzzed
+ * as a plain program.  All the memory of a document lives in one arena
+ * freed by def_free; libyaml and cJSON memory is released before def_parse
+ * returns.  No input makes the parser crash, recurse without bound or
+ * allocate without bound: see the limits below, documented in README.md
+ * ("Definitions as code").
  */
 #ifndef MODELFLAGS_DEFINITIONS_H
 #define MODELFLAGS_DEFINITIONS_H

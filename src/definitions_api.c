@@ -1,6 +1,6 @@
 /*
  * definitions_api.c — load_definitions and dump_definitions, the PostgreSQL
- * shell around the definitions parser (definitions.c).
+ * shell around the definitions parser (src/def_*.c behind definitions.h).
  *
  * load_definitions parses the document with the pure core, reports its
  * first error (with line:column and path) as an ERROR with the SQLSTATE of

@@ -1,6 +1,6 @@
 /*
  * unit_definitions.c — unit tests of the definitions parser and writer
- * (src/definitions.c), run under AddressSanitizer, UndefinedBehaviorSanitizer
+ * (src/def_*.c), run under AddressSanitizer, UndefinedBehaviorSanitizer
  * and LeakSanitizer by test/stages/10_unit_definitions.sh.
  *
  * Prints "PASS: definitions <name>" or "FAIL: definitions <name>: why" per
