@@ -11,7 +11,6 @@
  * to def_refs.c (lint) or def_rows.c (load_definitions).
  */
 #include <ctype.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,29 +181,102 @@ want_name(Parser *P, const DefNode *n, const char *key, const char *kind, const 
 	return true;
 }
 
+/*
+ * The exact value of a number's text (JSON number text, as the readers
+ * keep it, of any length): digits x 10^exp10, the digits without leading or
+ * trailing zeros.  strtod would round: 1e400 is an integer (the table's
+ * numeric says so) though no double holds it.
+ */
+typedef struct Decimal
+{
+	bool		negative;
+	bool		zero;
+	long		ndigits;		/* significant digits */
+	long		exp10;			/* power of ten of the last one */
+	char		first;			/* the first significant digit */
+} Decimal;
+
+#define DECIMAL_EXP_MAX		1000000000L /* beyond any digit count of 8 MiB */
+
+static Decimal
+decimal_of(const char *s)
+{
+	Decimal		d = {0};
+	long		lead = -1;		/* index in all digits of the first non-zero */
+	long		last = -1;		/* ... and of the last */
+	long		ndigits = 0,
+				nfrac = 0,
+				e = 0;
+	bool		frac = false,
+				eneg = false;
+
+	if (*s == '-')
+	{
+		d.negative = true;
+		s++;
+	}
+	for (; *s && *s != 'e' && *s != 'E'; s++)
+	{
+		if (*s == '.')
+		{
+			frac = true;
+			continue;
+		}
+		if (*s != '0')
+		{
+			if (lead < 0)
+			{
+				lead = ndigits;
+				d.first = *s;
+			}
+			last = ndigits;
+		}
+		ndigits++;
+		if (frac)
+			nfrac++;
+	}
+	if (*s)
+	{
+		s++;
+		if (*s == '-' || *s == '+')
+			eneg = *s++ == '-';
+		for (; *s; s++)
+			if (e < DECIMAL_EXP_MAX)
+				e = e * 10 + (*s - '0');
+		if (eneg)
+			e = -e;
+	}
+	d.zero = lead < 0;
+	if (!d.zero)
+	{
+		d.ndigits = last - lead + 1;
+		d.exp10 = e - nfrac + (ndigits - 1 - last);
+	}
+	return d;
+}
+
 static bool
 number_is_negative(const DefNode *n)
 {
-	return n->text[0] == '-' && strtod(n->text, NULL) < 0;
+	Decimal		d = decimal_of(n->text);
+
+	return d.negative && !d.zero;
 }
 
 static bool
 number_is_integer(const DefNode *n)
 {
-	double		v;
+	Decimal		d = decimal_of(n->text);
 
-	if (strpbrk(n->text, ".eE") == NULL)
-		return true;
-	v = strtod(n->text, NULL);
-	return isfinite(v) && v == floor(v);
+	return d.zero || d.exp10 >= 0;
 }
 
 /* A percentage gate: a number from 0 to 100 with at most 3 decimals, or null. */
 static bool
 want_percentage(Parser *P, const DefNode *n, const char *key, const char *flag, const char **out)
 {
-	double		v;
-	const char *dot;
+	Decimal		d;
+	long		magnitude;		/* the value is below 10^magnitude */
 	const char *flagq = flag ? pquote(P, flag, strlen(flag)) : "\"?\"";
 
 	if (n->kind == DEF_NODE_NULL)
@@ -218,36 +290,20 @@ want_percentage(Parser *P, const DefNode *n, const char *key, const char *flag, 
 				 "\"%s\" must be a number or null, not %s", key, describe(P, n));
 		return false;
 	}
-	v = strtod(n->text, NULL);
-	if (!(v >= 0 && v <= 100) || (n->text[0] == '-' && v != 0))
+	d = decimal_of(n->text);
+	magnitude = d.ndigits + d.exp10;
+	if (!d.zero && (d.negative || magnitude > 3 ||
+					(magnitude == 3 && !(d.ndigits == 1 && d.first == '1'))))
 	{
 		complain(P, n, DEF_ERR_RANGE, "A percentage is a number from 0 to 100.",
 				 "%s %s is out of range for flag %s", key, n->text, flagq);
 		return false;
 	}
-	if (strpbrk(n->text, "eE"))
+	if (!d.zero && d.exp10 < -3)
 	{
-		double		t = v * 1000;
-
-		if (fabs(t - round(t)) > 1e-9)
-		{
-			complain(P, n, DEF_ERR_VALUE, "Flipper buckets actors in steps of 0.001 percent.",
-					 "%s %s has more than 3 decimals for flag %s", key, n->text, flagq);
-			return false;
-		}
-	}
-	else if ((dot = strchr(n->text, '.')) != NULL)
-	{
-		size_t		decimals = strlen(dot + 1);
-
-		while (decimals > 0 && dot[decimals] == '0')
-			decimals--;
-		if (decimals > 3)
-		{
-			complain(P, n, DEF_ERR_VALUE, "Flipper buckets actors in steps of 0.001 percent.",
-					 "%s %s has more than 3 decimals for flag %s", key, n->text, flagq);
-			return false;
-		}
+		complain(P, n, DEF_ERR_VALUE, "Flipper buckets actors in steps of 0.001 percent.",
+				 "%s %s has more than 3 decimals for flag %s", key, n->text, flagq);
+		return false;
 	}
 	*out = n->text;
 	return true;

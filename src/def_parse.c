@@ -162,9 +162,10 @@ path_restore(Parser *P, size_t old)
 }
 
 /*
- * The path of the YAML value being read, from the open containers: each is
- * its parent's pending key or next index.  pending: include the value being
- * added to the innermost container.
+ * The path of the value being read, from the open containers: each is its
+ * parent's pending key or next index.  pending: include the value being
+ * added to the innermost container.  Stops when the path is full (nesting
+ * has no limit of its own).
  */
 void
 tree_path(Parser *P, bool pending)
@@ -172,7 +173,7 @@ tree_path(Parser *P, bool pending)
 	int			last = pending ? P->depth : P->depth - 1;
 
 	path_restore(P, 0);
-	for (int k = 1; k <= last; k++)
+	for (int k = 1; k <= last && P->pathlen < sizeof(P->path) - 1; k++)
 	{
 		const Frame *parent = &P->frames[k - 1];
 
@@ -293,8 +294,8 @@ def_parse(const char *text, size_t len)
 		yaml_event_delete(&P->yevent);
 	if (P->yparser_live)
 		yaml_parser_delete(&P->yparser);
-	if (P->json)
-		cJSON_Delete(P->json);
+	doc->nodes = P->nodes;
+	doc->flow_work = P->flow_work;
 	free(P);
 	return doc;
 }

@@ -1,9 +1,15 @@
 /*
- * def_read_json.c — reads JSON text into the node tree: a lexical pre-scan
- * bounds depth, values and items and refuses what cJSON would let through
- * (raw control characters, \u0000, over-long numbers); cJSON parses; a
- * lockstep scan of the text then gives each value its line:column and each
- * number its exact text.
+ * def_read_json.c — reads JSON text (RFC 8259) into the node tree: a
+ * lexical pre-scan bounds the values and the items per container and
+ * refuses raw control characters and \u0000 before anything is built;
+ * then one pass reads the tokens with an explicit stack (the tree's
+ * frames, as for YAML), so that nesting costs no recursion, and keeps each
+ * value's line:column and each number's exact text, however long.
+ *
+ * (It replaced cJSON, which recurses, stops at 1000 levels and reads at
+ * most 63 characters of a number: jsonb holds deeper and longer values,
+ * and dump_definitions must write them so that load_definitions reads
+ * them back.)
  *
  * Pipeline (definitions_int.h): stage 2 for JSON: def_parse.c calls
  * read_json; the tree goes to bind_document (def_bind.c).
@@ -16,14 +22,14 @@
 #include "definitions_int.h"
 
 /* ----------------------------------------------------------------------
- * JSON
+ * The pre-scan
  * ---------------------------------------------------------------------- */
 
 /*
- * A lexical pass over JSON text before cJSON sees it: bounds the depth, the
- * number of values and of items per container, and refuses raw control
- * characters and \u0000 (which cJSON would accept, and PostgreSQL text
- * cannot hold).  It need not recognise JSON: cJSON judges the syntax next.
+ * A lexical pass over JSON text before anything is built: bounds the number
+ * of values and of items per container, and refuses raw control characters
+ * and \u0000 (which PostgreSQL text cannot hold).  It need not recognise
+ * JSON: the reader judges the syntax next.
  */
 static void
 json_prescan(Parser *P)
@@ -33,12 +39,13 @@ json_prescan(Parser *P)
 	int			line = 1,
 				column = 1;
 	int			depth = 0;
-	uint32_t	items[DEF_MAX_DEPTH + 2];
+	uint32_t   *items;
+	int			items_cap = 64;
 	uint32_t	values = 1;
+	uint32_t	containers = 0;
 	bool		in_string = false;
-	size_t		number_run = 0;
 
-	items[0] = 0;
+	items = pzalloc(P, sizeof(uint32_t) * (size_t) items_cap);
 	for (size_t i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) s[i];
@@ -63,10 +70,19 @@ json_prescan(Parser *P)
 			in_string = true;
 		else if (c == '[' || c == '{')
 		{
-			if (++depth > DEF_MAX_DEPTH)
-				fail(P, DEF_ERR_LIMIT, line, column, "The limit is 64 nested lists and mappings.",
-					 "document nests too deeply");
+			/* no depth limit: each level is a value, bounded below */
+			if (++depth == items_cap)
+			{
+				uint32_t   *bigger = pzalloc(P, sizeof(uint32_t) * (size_t) items_cap * 2);
+
+				memcpy(bigger, items, sizeof(uint32_t) * (size_t) items_cap);
+				items = bigger;
+				items_cap *= 2;
+			}
 			items[depth] = 0;
+			if (++containers > DEF_MAX_NODES)
+				fail(P, DEF_ERR_LIMIT, line, column, "The limit is 500000 nodes (values, keys and list items).",
+					 "document has too many nodes");
 		}
 		else if (c == ']' || c == '}')
 		{
@@ -85,16 +101,6 @@ json_prescan(Parser *P)
 		else if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
 			fail(P, DEF_ERR_SYNTAX, line, column, NULL, "invalid JSON: control character outside a string");
 
-		/* cJSON reads at most 63 characters of a number: refuse longer ones */
-		if (!in_string && (isdigit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
-		{
-			if (++number_run > DEF_MAX_NUMBER_CHARS)
-				fail(P, DEF_ERR_LIMIT, line, column, "Numbers are at most 63 characters; quote it to make it a string.",
-					 "number is too long");
-		}
-		else
-			number_run = 0;
-
 		if (c == '\n')
 		{
 			line++;
@@ -103,6 +109,33 @@ json_prescan(Parser *P)
 		else if ((c & 0xC0) != 0x80)
 			column++;
 	}
+}
+
+/* ----------------------------------------------------------------------
+ * The reader
+ * ---------------------------------------------------------------------- */
+
+static void json_syntax(Parser *P, int line, int column, const char *fmt,...) DEF_PRINTF(4, 5);
+
+/*
+ * A syntax error: reported without a path (the text is not a tree yet),
+ * as cJSON's were.
+ */
+static void
+json_syntax(Parser *P, int line, int column, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	doc_add_error(P->doc, DEF_ERR_SYNTAX, line, column, "", NULL, fmt, ap);
+	va_end(ap);
+	longjmp(P->jmp, 1);
+}
+
+static int
+js_peek(Parser *P)
+{
+	return P->jpos < P->jlen ? (unsigned char) P->js[P->jpos] : -1;
 }
 
 static void
@@ -122,232 +155,347 @@ js_advance(Parser *P, size_t n)
 	}
 }
 
-/* Skips whitespace and the separators , and : of the lockstep scan. */
 static void
-js_skip(Parser *P)
+js_skip_space(Parser *P)
 {
-	while (P->jpos < P->jlen)
+	int			c;
+
+	while ((c = js_peek(P)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+		js_advance(P, 1);
+}
+
+/* The character at the scan position is not what JSON allows there. */
+static void
+js_unexpected(Parser *P)
+{
+	uint32_t	cp;
+	int			n;
+
+	if (P->jpos >= P->jlen)
+		json_syntax(P, P->jline, P->jcol, "invalid JSON: unexpected end of document");
+	n = utf8_decode((const unsigned char *) P->js + P->jpos, P->jlen - P->jpos, &cp);
+	json_syntax(P, P->jline, P->jcol, "invalid JSON: unexpected %s",
+				pquote(P, P->js + P->jpos, n > 0 ? (size_t) n : 1));
+}
+
+static int
+hex4(const char *s)
+{
+	int			v = 0;
+
+	for (int i = 0; i < 4; i++)
 	{
-		char		c = P->js[P->jpos];
+		char		c = s[i];
 
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':')
-			js_advance(P, 1);
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
 		else
-			break;
+			return -1;
 	}
+	return v;
 }
 
-static void
-js_expect(Parser *P, char c)
-{
-	if (P->jpos >= P->jlen || P->js[P->jpos] != c)
-		fail(P, DEF_ERR_SYNTAX, P->jline, P->jcol, NULL, "invalid JSON near this position");
-	js_advance(P, 1);
-}
-
-static void
-js_skip_string(Parser *P)
-{
-	js_expect(P, '"');
-	while (P->jpos < P->jlen)
-	{
-		char		c = P->js[P->jpos];
-
-		if (c == '\\')
-			js_advance(P, 2);
-		else
-		{
-			js_advance(P, 1);
-			if (c == '"')
-				return;
-		}
-	}
-	fail(P, DEF_ERR_SYNTAX, P->jline, P->jcol, NULL, "invalid JSON: unterminated string");
-}
-
-/* Length of the literal or number token at the scan position. */
 static size_t
-js_token_len(Parser *P)
+put_utf8(char *out, uint32_t cp)
 {
-	size_t		n = 0;
-
-	while (P->jpos + n < P->jlen)
+	if (cp < 0x80)
 	{
-		char		c = P->js[P->jpos + n];
-
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ']' || c == '}' || c == ':')
-			break;
-		n++;
+		out[0] = (char) cp;
+		return 1;
 	}
-	return n;
-}
-
-static DefNode *
-json_string_node(Parser *P, const char *s, int line, int column)
-{
-	size_t		len = strlen(s);
-	DefNode    *n = new_node(P, DEF_NODE_STRING, line, column);
-
-	if (!utf8_valid(s, len))
-		fail(P, DEF_ERR_ENCODING, line, column, NULL, "invalid UTF-8 in a JSON string");
-	if (len > UINT32_MAX - 1)
-		fail(P, DEF_ERR_LIMIT, line, column, NULL, "string is too long");
-	n->text = pstrndup(P, s, len);
-	n->len = (uint32_t) len;
-	return n;
+	if (cp < 0x800)
+	{
+		out[0] = (char) (0xC0 | (cp >> 6));
+		out[1] = (char) (0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000)
+	{
+		out[0] = (char) (0xE0 | (cp >> 12));
+		out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char) (0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char) (0xF0 | (cp >> 18));
+	out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char) (0x80 | (cp & 0x3F));
+	return 4;
 }
 
 /*
- * Converts a cJSON value to a node, walking the text in lockstep to learn
- * each value's position and each number's exact text.  Recursion is bounded
- * by the pre-scan's depth limit.
+ * Reads the string at the scan position (a '"') into a node: escapes
+ * decoded, UTF-16 surrogates paired.  The text is valid UTF-8 and holds no
+ * raw control character or \u0000 (check_text and the pre-scan).
  */
 static DefNode *
-json_convert(Parser *P, const cJSON *item, int depth)
+js_string(Parser *P)
 {
-	DefNode    *n;
-	int			line,
-				column;
+	int			line = P->jline,
+				column = P->jcol;
+	size_t		start = P->jpos + 1;
+	size_t		end = start;
+	char	   *out;
+	size_t		n = 0;
+	DefNode    *node;
 
-	if (depth > DEF_MAX_DEPTH + 1)
-		fail(P, DEF_ERR_LIMIT, P->jline, P->jcol, NULL, "document nests too deeply");
-	js_skip(P);
-	line = P->jline;
-	column = P->jcol;
-	if (cJSON_IsObject(item) || cJSON_IsArray(item))
+	/* find the closing quote; the decoded text is never longer */
+	while (end < P->jlen && P->js[end] != '"')
+		end += P->js[end] == '\\' ? 2 : 1;
+	if (end >= P->jlen)
 	{
-		bool		object = cJSON_IsObject(item);
+		js_advance(P, P->jlen - P->jpos);
+		json_syntax(P, P->jline, P->jcol, "invalid JSON: unexpected end of document");
+	}
+	out = pzalloc(P, end - start + 1);
+	js_advance(P, 1);
+	while (P->jpos < end)
+	{
+		const char *s = P->js + P->jpos;
+		size_t		run = 0;
 
-		n = new_node(P, object ? DEF_NODE_OBJECT : DEF_NODE_ARRAY, line, column);
-		js_expect(P, object ? '{' : '[');
-		for (const cJSON *child = item->child; child; child = child->next)
+		while (P->jpos + run < end && s[run] != '\\')
+			run++;
+		if (run > 0)
 		{
-			DefNode    *key = NULL,
-					   *value;
-			size_t		old;
-
-			if (n->count >= DEF_MAX_ITEMS)
-				fail(P, DEF_ERR_LIMIT, P->jline, P->jcol, "The limit is 100000 items in one list or mapping.",
-					 "too many items in one list or mapping");
-			if (object)
-			{
-				js_skip(P);
-				key = json_string_node(P, child->string ? child->string : "", P->jline, P->jcol);
-				js_skip_string(P);
-			}
-			old = object ? path_key(P, key->text) : path_index(P, n->count);
-			value = json_convert(P, child, depth + 1);
-			path_restore(P, old);
-			if (!node_append(P->doc->arena, n, key, value))
-				fail_memory(P);
+			memcpy(out + n, s, run);
+			n += run;
+			js_advance(P, run);
+			continue;
 		}
-		js_skip(P);
-		js_expect(P, object ? '}' : ']');
+		/* an escape */
+		switch (s[1])
 		{
-			uint64_t	nodes = 1;
-			uint32_t	height = 0;
+			case '"':
+			case '\\':
+			case '/':
+				out[n++] = s[1];
+				break;
+			case 'b':
+				out[n++] = '\b';
+				break;
+			case 'f':
+				out[n++] = '\f';
+				break;
+			case 'n':
+				out[n++] = '\n';
+				break;
+			case 'r':
+				out[n++] = '\r';
+				break;
+			case 't':
+				out[n++] = '\t';
+				break;
+			case 'u':
+				{
+					int			u = P->jpos + 6 <= end ? hex4(s + 2) : -1;
+					int			lo = -1;
 
-			for (uint32_t i = 0; i < n->count; i++)
-			{
-				nodes += n->items[i]->nodes + (object ? 1 : 0);
-				if (n->items[i]->height > height)
-					height = n->items[i]->height;
-			}
-			n->nodes = nodes > UINT32_MAX ? UINT32_MAX : (uint32_t) nodes;
-			n->height = height + 1;
+					if (u < 0)
+						json_syntax(P, P->jline, P->jcol, "invalid JSON: invalid escape %s",
+									pquote(P, s, P->jpos + 6 <= end ? 6 : end - P->jpos));
+					if (u >= 0xD800 && u <= 0xDBFF && P->jpos + 12 <= end &&
+						s[6] == '\\' && s[7] == 'u')
+						lo = hex4(s + 8);
+					if ((u >= 0xD800 && u <= 0xDBFF && !(lo >= 0xDC00 && lo <= 0xDFFF)) ||
+						(u >= 0xDC00 && u <= 0xDFFF))
+						json_syntax(P, P->jline, P->jcol,
+									"invalid JSON: unpaired UTF-16 surrogate %s", pquote(P, s, 6));
+					if (lo >= 0)
+					{
+						n += put_utf8(out + n, 0x10000 + (((uint32_t) u - 0xD800) << 10) +
+									  ((uint32_t) lo - 0xDC00));
+						js_advance(P, 12);
+					}
+					else
+					{
+						n += put_utf8(out + n, (uint32_t) u);
+						js_advance(P, 6);
+					}
+					continue;
+				}
+			default:
+				json_syntax(P, P->jline, P->jcol, "invalid JSON: invalid escape %s",
+							pquote(P, s, 2));
 		}
-		if (object)
-			check_duplicate_keys(P, n);
-		return n;
+		js_advance(P, 2);
 	}
-	if (cJSON_IsString(item))
-	{
-		n = json_string_node(P, item->valuestring ? item->valuestring : "", line, column);
-		js_skip_string(P);
-		return n;
-	}
-	if (cJSON_IsNumber(item))
-	{
-		size_t		tl = js_token_len(P);
-		char	   *num = normalize_decimal(P, P->js + P->jpos, tl, false);
+	js_advance(P, 1);			/* the closing quote */
+	out[n] = '\0';
+	node = new_node(P, DEF_NODE_STRING, line, column);
+	node->text = out;
+	node->len = (uint32_t) n;
+	return node;
+}
 
-		if (num == NULL)
-			fail(P, DEF_ERR_SYNTAX, line, column, NULL, "invalid JSON number %s",
-				 pquote(P, P->js + P->jpos, tl));
-		n = new_node(P, DEF_NODE_NUMBER, line, column);
-		n->text = num;
-		n->len = (uint32_t) strlen(num);
-		js_advance(P, tl);
-		return n;
-	}
-	if (cJSON_IsBool(item) || cJSON_IsNull(item))
+/*
+ * Reads the number at the scan position, as RFC 8259 writes them:
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?, of any length.  Its text
+ * is kept (normalized only in the case of the "e"), exactly as jsonb keeps
+ * numerics.
+ */
+static DefNode *
+js_number(Parser *P)
+{
+	const char *s = P->js + P->jpos;
+	size_t		len = 0,
+				i = 0;
+	int			line = P->jline,
+				column = P->jcol;
+	bool		ok;
+	DefNode    *node;
+
+	while (P->jpos + len < P->jlen && (isdigit((unsigned char) s[len]) || s[len] == '-' ||
+									   s[len] == '+' || s[len] == '.' || s[len] == 'e' || s[len] == 'E'))
+		len++;
+	if (i < len && s[i] == '-')
+		i++;
+	ok = i < len && isdigit((unsigned char) s[i]);
+	if (ok && s[i] == '0')
+		i++;
+	else
+		while (i < len && isdigit((unsigned char) s[i]))
+			i++;
+	if (ok && i < len && s[i] == '.')
 	{
-		n = new_node(P, cJSON_IsNull(item) ? DEF_NODE_NULL : DEF_NODE_BOOL, line, column);
-		n->text = cJSON_IsNull(item) ? "null" : cJSON_IsTrue(item) ? "true" : "false";
-		n->len = (uint32_t) strlen(n->text);
-		js_advance(P, js_token_len(P));
-		return n;
+		size_t		digits = ++i;
+
+		while (i < len && isdigit((unsigned char) s[i]))
+			i++;
+		ok = i > digits;
 	}
-	fail(P, DEF_ERR_SYNTAX, line, column, NULL, "invalid JSON value");
+	if (ok && i < len && (s[i] == 'e' || s[i] == 'E'))
+	{
+		size_t		digits;
+
+		i++;
+		if (i < len && (s[i] == '-' || s[i] == '+'))
+			i++;
+		digits = i;
+		while (i < len && isdigit((unsigned char) s[i]))
+			i++;
+		ok = i > digits;
+	}
+	if (!ok || i != len)
+		json_syntax(P, line, column, "invalid JSON number %s", pquote(P, s, len));
+	node = new_node(P, DEF_NODE_NUMBER, line, column);
+	node->text = normalize_decimal(P, s, len, false);
+	node->len = (uint32_t) strlen(node->text);
+	js_advance(P, len);
+	return node;
+}
+
+/* true, false or null at the scan position. */
+static DefNode *
+js_literal(Parser *P)
+{
+	static const char *const words[] = {"true", "false", "null"};
+
+	for (int i = 0; i < 3; i++)
+	{
+		size_t		wl = strlen(words[i]);
+
+		if (P->jlen - P->jpos >= wl && memcmp(P->js + P->jpos, words[i], wl) == 0)
+		{
+			DefNode    *node = new_node(P, i == 2 ? DEF_NODE_NULL : DEF_NODE_BOOL, P->jline, P->jcol);
+
+			node->text = words[i];
+			node->len = (uint32_t) wl;
+			js_advance(P, wl);
+			return node;
+		}
+	}
+	js_unexpected(P);
 	return NULL;
 }
 
-/* Reads JSON text (NUL-terminated copy in P->text) into the node tree. */
+/* A mapping's key and its ':', at the scan position. */
+static void
+js_key(Parser *P)
+{
+	js_skip_space(P);
+	if (js_peek(P) != '"')
+		js_unexpected(P);
+	tree_add(P, js_string(P));
+	js_skip_space(P);
+	if (js_peek(P) != ':')
+		js_unexpected(P);
+	js_advance(P, 1);
+}
+
+/*
+ * Reads JSON text (a NUL-terminated copy in P->text) into the node tree.
+ * A loop, not a recursion: containers are the tree's frames (tree_open,
+ * tree_add, tree_close), as for YAML.
+ */
 void
 read_json(Parser *P)
 {
-	const char *end = NULL;
-
 	json_prescan(P);
-	P->json = cJSON_ParseWithOpts(P->text, &end, 1);
-	if (P->json == NULL)
-	{
-		size_t		off = end ? (size_t) (end - P->text) : 0;
-		size_t		back;
-		int			line,
-					column;
-
-		/*
-		 * cJSON points at the character where it gave up, sometimes past
-		 * the culprit.  A closing bracket right after a comma is the culprit
-		 * (a trailing comma); otherwise, from whitespace, step back to the
-		 * last token.
-		 */
-		if (off > P->len)
-			off = P->len;
-		back = off;
-		while (back > 0 && strchr(" \t\r\n", P->text[back - 1]) != NULL)
-			back--;
-		if (back > 0 && (P->text[back - 1] == '}' || P->text[back - 1] == ']'))
-		{
-			size_t		prev = back - 1;
-
-			while (prev > 0 && strchr(" \t\r\n", P->text[prev - 1]) != NULL)
-				prev--;
-			if (prev > 0 && P->text[prev - 1] == ',')
-				off = back - 1;
-		}
-		if (off < P->len && strchr(" \t\r\n", P->text[off]) != NULL && back > 0)
-			off = back - 1;
-		offset_position(P->text, P->len, off, &line, &column);
-		if (off >= P->len)
-			fail(P, DEF_ERR_SYNTAX, line, column, NULL, "invalid JSON: unexpected end of document");
-		else
-		{
-			uint32_t	cp;
-			int			n = utf8_decode((const unsigned char *) P->text + off, P->len - off, &cp);
-
-			fail(P, DEF_ERR_SYNTAX, line, column, NULL, "invalid JSON: unexpected %s",
-				 pquote(P, P->text + off, n > 0 ? (size_t) n : 1));
-		}
-	}
 	P->js = P->text;
 	P->jpos = 0;
 	P->jlen = P->len;
 	P->jline = 1;
 	P->jcol = 1;
-	P->root = json_convert(P, P->json, 1);
-	P->have_root = true;
-	cJSON_Delete(P->json);
-	P->json = NULL;
+
+	for (;;)
+	{
+		int			c;
+
+		/* a value */
+		js_skip_space(P);
+		c = js_peek(P);
+		if (c == '{' || c == '[')
+		{
+			tree_open(P, c == '{' ? DEF_NODE_OBJECT : DEF_NODE_ARRAY, P->jline, P->jcol, NULL);
+			js_advance(P, 1);
+			js_skip_space(P);
+			if (js_peek(P) != (c == '{' ? '}' : ']'))
+			{
+				if (c == '{')
+					js_key(P);
+				continue;		/* its first value */
+			}
+			js_advance(P, 1);
+			tree_close(P);
+		}
+		else if (c == '"')
+			tree_add(P, js_string(P));
+		else if (c == '-' || (c >= '0' && c <= '9'))
+			tree_add(P, js_number(P));
+		else
+			tree_add(P, js_literal(P));
+
+		/* after a value: the next one, or the ends of containers */
+		for (;;)
+		{
+			const Frame *f;
+
+			js_skip_space(P);
+			if (P->depth == 0)
+			{
+				if (P->jpos < P->jlen)
+					js_unexpected(P);
+				return;
+			}
+			f = &P->frames[P->depth - 1];
+			c = js_peek(P);
+			if (c == ',')
+			{
+				js_advance(P, 1);
+				if (f->node->kind == DEF_NODE_OBJECT)
+					js_key(P);
+				break;
+			}
+			if (c != (f->node->kind == DEF_NODE_OBJECT ? '}' : ']'))
+				js_unexpected(P);
+			js_advance(P, 1);
+			tree_close(P);
+		}
+	}
 }

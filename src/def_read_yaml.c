@@ -116,9 +116,7 @@ yaml_scalar(Parser *P, const yaml_event_t *ev)
 		}
 		if (num)
 		{
-			if (strlen(num) > DEF_MAX_NUMBER_CHARS)
-				fail(P, DEF_ERR_LIMIT, line, column, "Numbers are at most 63 characters; quote it to make it a string.",
-					 "number %s is too long", pquote(P, s, len));
+			/* any length: the text is kept exactly, as jsonb keeps numerics */
 			n->kind = DEF_NODE_NUMBER;
 			n->text = num;
 			n->len = strlen(num);
@@ -189,6 +187,21 @@ read_yaml(Parser *P)
 		line = (int) ev->start_mark.line + 1;
 		column = (int) ev->start_mark.column + 1;
 
+		/*
+		 * libyaml spends, on each token, time proportional to the flow
+		 * collections open around it: a million nested [ would keep it busy
+		 * for minutes.  Bound the sum (the writer counts it the same way).
+		 */
+		if (ev->type == YAML_SCALAR_EVENT || ev->type == YAML_ALIAS_EVENT ||
+			ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT)
+		{
+			P->flow_work += (uint64_t) P->flow_depth;
+			if (P->flow_work > DEF_MAX_YAML_FLOW_WORK)
+				fail(P, DEF_ERR_LIMIT, line, column,
+					 "The nesting of [...] and {...}, summed over the values inside them, is at most 200000000 (a chain about 20000 deep); block style and JSON have no such limit.",
+					 "YAML flow collections nest too deeply");
+		}
+
 		switch (ev->type)
 		{
 			case YAML_STREAM_END_EVENT:
@@ -223,9 +236,6 @@ read_yaml(Parser *P)
 					if (P->nodes > DEF_MAX_NODES)
 						fail(P, DEF_ERR_LIMIT, line, column, "The limit is 500000 nodes (values, keys and list items).",
 							 "document has too many nodes");
-					if (P->depth + target->height > DEF_MAX_DEPTH + 1)
-						fail(P, DEF_ERR_LIMIT, line, column, "The limit is 64 nested lists and mappings.",
-							 "document nests too deeply");
 					tree_add(P, target);
 					break;
 				}
@@ -287,10 +297,19 @@ read_yaml(Parser *P)
 						anchor = pstrndup(P, (const char *) a, strlen((const char *) a));
 					tree_open(P, ev->type == YAML_SEQUENCE_START_EVENT ? DEF_NODE_ARRAY : DEF_NODE_OBJECT,
 							  line, column, anchor);
+					if (ev->type == YAML_SEQUENCE_START_EVENT ?
+						ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE :
+						ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE)
+					{
+						P->frames[P->depth - 1].flow = true;
+						P->flow_depth++;
+					}
 					break;
 				}
 			case YAML_SEQUENCE_END_EVENT:
 			case YAML_MAPPING_END_EVENT:
+				if (P->frames[P->depth - 1].flow)
+					P->flow_depth--;
 				tree_close(P);
 				break;
 			default:

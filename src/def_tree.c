@@ -1,9 +1,9 @@
 /*
  * def_tree.c — the node tree both readers build: nodes counted against
- * DEF_MAX_NODES, containers opened and closed on an explicit stack bounded
- * by DEF_MAX_DEPTH (tree_open, tree_add, tree_close), duplicate keys,
- * YAML anchors; and the number forms of YAML 1.1 (as PyYAML reads them)
- * rewritten as JSON number text.
+ * DEF_MAX_NODES, containers opened and closed on an explicit, growing stack
+ * of frames (tree_open, tree_add, tree_close) so that nesting costs no
+ * recursion, duplicate keys, YAML anchors; and the number forms of YAML 1.1
+ * (as PyYAML reads them) rewritten as JSON number text, of any length.
  *
  * Pipeline (definitions_int.h): stage 2, shared by the readers; the binder
  * walks the finished tree (node_get).
@@ -181,19 +181,32 @@ tree_add(Parser *P, DefNode *value)
 	f->pending_key = NULL;
 }
 
-/* Opens a container at depth + 1. */
+/*
+ * Opens a container at depth + 1.  Nesting has no limit of its own: each
+ * level is a node (DEF_MAX_NODES bounds it) and a Frame on this explicit
+ * stack, never a C stack frame, so depth costs no recursion anywhere.
+ */
 void
 tree_open(Parser *P, DefNodeKind kind, int line, int column, const char *anchor)
 {
 	Frame	   *f;
+	DefNode    *n = new_node(P, kind, line, column);
 
-	if (P->depth >= DEF_MAX_DEPTH)
-		fail(P, DEF_ERR_LIMIT, line, column, "The limit is 64 nested lists and mappings.",
-			 "document nests too deeply");
+	if (P->depth == P->frame_cap)
+	{
+		int			cap = P->frame_cap ? P->frame_cap * 2 : 64;
+		Frame	   *frames = pzalloc(P, sizeof(Frame) * (size_t) cap);
+
+		if (P->depth)
+			memcpy(frames, P->frames, sizeof(Frame) * (size_t) P->depth);
+		P->frames = frames;
+		P->frame_cap = cap;
+	}
 	f = &P->frames[P->depth++];
-	f->node = new_node(P, kind, line, column);
+	f->node = n;
 	f->pending_key = NULL;
 	f->anchor = anchor;
+	f->flow = false;
 }
 
 /* Closes the innermost container: sizes, duplicate keys, anchor. */

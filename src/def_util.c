@@ -93,8 +93,13 @@ arena_destroy(DefArena *a)
 void
 buf_put(Buf *b, const char *s, size_t n)
 {
-	if (b->oom)
+	if (b->oom || b->over)
 		return;
+	if (b->max && n > b->max - b->len)
+	{
+		b->over = true;			/* stop: the caller reports the limit */
+		return;
+	}
 	if (b->len + n + 1 > b->cap)
 	{
 		size_t		cap = b->cap ? b->cap : 256;
@@ -109,6 +114,8 @@ buf_put(Buf *b, const char *s, size_t n)
 			}
 			cap *= 2;
 		}
+		if (b->max && cap > b->max + 1)
+			cap = b->max + 1;	/* never more than the limit allows */
 		d = realloc(b->data, cap);
 		if (d == NULL)
 		{
@@ -149,13 +156,16 @@ buf_spaces(Buf *b, int n)
 	}
 }
 
-/* Returns the buffer's string (caller frees), or NULL if anything failed. */
+/*
+ * Returns the buffer's string (caller frees), or NULL if anything failed
+ * (b->over tells a buffer that reached b->max from one out of memory).
+ */
 char *
 buf_finish(Buf *b, size_t *len)
 {
-	if (!b->oom && b->data == NULL)
+	if (!b->oom && !b->over && b->data == NULL)
 		buf_put(b, "", 0);
-	if (b->oom)
+	if (b->oom || b->over)
 	{
 		free(b->data);
 		return NULL;

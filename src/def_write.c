@@ -104,7 +104,7 @@ jw_begin(JsonWriter *w, char open)
 	buf_putc(w->b, open);
 	if (w->depth >= JW_MAX_DEPTH)
 	{
-		w->b->oom = true;		/* cannot happen: trees are depth-checked */
+		w->b->oom = true;		/* cannot happen: values go through jw_node */
 		return;
 	}
 	w->depth++;
@@ -160,45 +160,134 @@ jw_int(JsonWriter *w, long v)
 	jw_raw(w, n);
 }
 
+/*
+ * Writing a value without recursion: the containers being written are on a
+ * stack of their own, so a value as deep as jsonb holds costs no C stack.
+ * Containers whose indentation would reach WRITE_MAX_INDENT are written on
+ * one line (JSON: compact; YAML: flow style), so that indentation never
+ * makes the output grow with the square of the depth.
+ */
+#define WRITE_MAX_INDENT	40
+
+typedef struct WalkFrame
+{
+	const DefNode *node;
+	uint32_t	next;			/* the next item to write */
+	int			indent;			/* its own line's indentation; < 0: one line */
+} WalkFrame;
+
+typedef struct Walk
+{
+	WalkFrame  *stack;
+	int			depth;
+	int			cap;
+} Walk;
+
+/* Pushes a container; false (and b->oom) when out of memory. */
+static bool
+walk_push(Walk *k, Buf *b, const DefNode *n, int indent)
+{
+	if (k->depth == k->cap)
+	{
+		int			cap = k->cap ? k->cap * 2 : 32;
+		WalkFrame  *s = realloc(k->stack, sizeof(WalkFrame) * (size_t) cap);
+
+		if (s == NULL)
+		{
+			b->oom = true;
+			return false;
+		}
+		k->stack = s;
+		k->cap = cap;
+	}
+	k->stack[k->depth].node = n;
+	k->stack[k->depth].next = 0;
+	k->stack[k->depth].indent = indent;
+	k->depth++;
+	return true;
+}
+
+/*
+ * Writes a JSON value (NULL: {}).  indent >= 0: pretty, a container's items
+ * on their own lines at indent + 2; < 0: on one line.  Adds the nodes
+ * written (values and keys, as def_parse counts them) to *nodes.
+ */
+static void
+json_value(Buf *b, const DefNode *n, int indent, uint64_t *nodes)
+{
+	Walk		k = {0};
+	uint64_t	count = 0;
+
+	for (;;)
+	{
+		count++;
+		if (n == NULL)
+			buf_puts(b, "{}");
+		else if (n->kind == DEF_NODE_STRING)
+			json_string(b, n->text, n->len);
+		else if (n->kind != DEF_NODE_ARRAY && n->kind != DEF_NODE_OBJECT)
+			buf_put(b, n->text, n->len);
+		else if (n->count == 0)
+			buf_puts(b, n->kind == DEF_NODE_ARRAY ? "[]" : "{}");
+		else
+		{
+			buf_putc(b, n->kind == DEF_NODE_ARRAY ? '[' : '{');
+			if (!walk_push(&k, b, n, indent >= 0 && indent + 2 < WRITE_MAX_INDENT ? indent : -1))
+				break;
+		}
+		/* the next value, closing the containers it ends */
+		while (k.depth > 0)
+		{
+			WalkFrame  *f = &k.stack[k.depth - 1];
+
+			if (f->next == f->node->count)
+			{
+				if (f->indent >= 0)
+				{
+					buf_putc(b, '\n');
+					buf_spaces(b, f->indent);
+				}
+				buf_putc(b, f->node->kind == DEF_NODE_ARRAY ? ']' : '}');
+				k.depth--;
+				continue;
+			}
+			if (f->next > 0)
+				buf_putc(b, ',');
+			if (f->indent >= 0)
+			{
+				buf_putc(b, '\n');
+				buf_spaces(b, f->indent + 2);
+			}
+			if (f->node->kind == DEF_NODE_OBJECT)
+			{
+				json_string(b, f->node->keys[f->next]->text, f->node->keys[f->next]->len);
+				buf_puts(b, ": ");
+				count++;
+			}
+			indent = f->indent >= 0 ? f->indent + 2 : -1;
+			n = f->node->items[f->next++];
+			break;
+		}
+		if (k.depth == 0 || b->oom || b->over)
+			break;
+	}
+	free(k.stack);
+	if (nodes)
+		*nodes += count;
+}
+
+/* A value at the writer's position, counting its nodes into *nodes. */
+static void
+jw_value(JsonWriter *w, const DefNode *n, uint64_t *nodes)
+{
+	jw_pre(w);
+	json_value(w->b, n, w->pretty ? 2 * w->depth : -1, nodes);
+}
+
 void
 jw_node(JsonWriter *w, const DefNode *n)
 {
-	if (n == NULL)
-	{
-		jw_begin(w, '{');
-		jw_end(w, '}');
-		return;
-	}
-	switch ((DefNodeKind) n->kind)
-	{
-		case DEF_NODE_NULL:
-		case DEF_NODE_BOOL:
-		case DEF_NODE_NUMBER:
-			jw_raw(w, n->text);
-			break;
-		case DEF_NODE_STRING:
-			jw_pre(w);
-			json_string(w->b, n->text, n->len);
-			break;
-		case DEF_NODE_ARRAY:
-			jw_begin(w, '[');
-			for (uint32_t i = 0; i < n->count; i++)
-				jw_node(w, n->items[i]);
-			jw_end(w, ']');
-			break;
-		case DEF_NODE_OBJECT:
-			jw_begin(w, '{');
-			for (uint32_t i = 0; i < n->count; i++)
-			{
-				jw_pre(w);
-				json_string(w->b, n->keys[i]->text, n->keys[i]->len);
-				buf_puts(w->b, ": ");
-				w->after_key = true;
-				jw_node(w, n->items[i]);
-			}
-			jw_end(w, '}');
-			break;
-	}
+	jw_value(w, n, NULL);
 }
 
 /* ----------------------------------------------------------------------
@@ -239,17 +328,16 @@ yaml_plain_ok(const char *s, size_t len)
 	return true;
 }
 
-/* A YAML string: plain when safe, else double-quoted with escapes. */
+/*
+ * A double-quoted YAML string: escapes for what YAML does not allow raw
+ * (controls, DEL, C1, BOM, non-characters) and for U+2028/U+2029, which
+ * YAML 1.1 would read as line breaks.
+ */
 static void
-yaml_string(Buf *b, const char *s, size_t len)
+yaml_quoted(Buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
-	if (yaml_plain_ok(s, len))
-	{
-		buf_put(b, s, len);
-		return;
-	}
 	buf_putc(b, '"');
 	for (size_t i = 0; i < len;)
 	{
@@ -293,6 +381,41 @@ yaml_string(Buf *b, const char *s, size_t len)
 	buf_putc(b, '"');
 }
 
+/* A YAML string: plain when safe, else double-quoted with escapes. */
+static void
+yaml_string(Buf *b, const char *s, size_t len)
+{
+	if (yaml_plain_ok(s, len))
+		buf_put(b, s, len);
+	else
+		yaml_quoted(b, s, len);
+}
+
+/*
+ * YAML reads an implicit key only up to 1024 characters from its start
+ * (libyaml, PyYAML): a key written longer than this, once quoted and
+ * escaped, is written as an explicit "? key" instead.
+ */
+#define YAML_IMPLICIT_KEY_MAX	1000
+
+/*
+ * Writes key with writer (yaml_string or yaml_quoted) and returns true, or,
+ * when it takes more than YAML_IMPLICIT_KEY_MAX characters, writes nothing
+ * and returns false.
+ */
+static bool
+yaml_implicit_key(Buf *b, const DefNode *key, void (*writer) (Buf *, const char *, size_t))
+{
+	size_t		start = b->len;
+
+	writer(b, key->text, key->len);
+	if (b->oom || b->over || b->len - start <= YAML_IMPLICIT_KEY_MAX)
+		return true;
+	b->len = start;
+	b->data[start] = '\0';
+	return false;
+}
+
 /*
  * A JSON number as YAML 1.1 reads numbers: an exponent needs a "." in the
  * mantissa and a signed exponent (1e5 is a string to PyYAML; 1.0e+5 is not).
@@ -329,37 +452,134 @@ yaml_scalar_out(Buf *b, const DefNode *n)
 		buf_put(b, n->text, n->len);
 }
 
-static void yaml_block(Buf *b, const DefNode *n, int indent);
+/*
+ * What a YAML writer wrote, as def_parse counts it: nodes, and the flow
+ * nesting summed over the values (DEF_MAX_YAML_FLOW_WORK).
+ */
+typedef struct Tally
+{
+	uint64_t	nodes;
+	uint64_t	flow_work;
+} Tally;
 
-/* The value after "key:" or "-": inline scalar, or a block on new lines. */
+/*
+ * A mapping or list in flow style, on one line, as JSON writes it but with
+ * YAML's scalars (strings always double-quoted): for values nested too
+ * deep to indent (WRITE_MAX_INDENT).  Without recursion.
+ */
 static void
-yaml_value(Buf *b, const DefNode *n, int indent)
+yaml_flow(Buf *b, const DefNode *n, Tally *tally)
+{
+	Walk		k = {0};
+	uint64_t	count = 0;
+
+	for (;;)
+	{
+		count++;
+		tally->flow_work += (uint64_t) k.depth;
+		if (n->kind == DEF_NODE_STRING)
+			yaml_quoted(b, n->text, n->len);
+		else if (n->kind != DEF_NODE_ARRAY && n->kind != DEF_NODE_OBJECT)
+			yaml_scalar_out(b, n);
+		else if (n->count == 0)
+			buf_puts(b, n->kind == DEF_NODE_ARRAY ? "[]" : "{}");
+		else
+		{
+			buf_putc(b, n->kind == DEF_NODE_ARRAY ? '[' : '{');
+			if (!walk_push(&k, b, n, -1))
+				break;
+		}
+		while (k.depth > 0)
+		{
+			WalkFrame  *f = &k.stack[k.depth - 1];
+
+			if (f->next == f->node->count)
+			{
+				buf_putc(b, f->node->kind == DEF_NODE_ARRAY ? ']' : '}');
+				k.depth--;
+				continue;
+			}
+			if (f->next > 0)
+				buf_puts(b, ", ");
+			if (f->node->kind == DEF_NODE_OBJECT)
+			{
+				const DefNode *key = f->node->keys[f->next];
+
+				if (!yaml_implicit_key(b, key, yaml_quoted))
+				{
+					buf_puts(b, "? ");
+					yaml_quoted(b, key->text, key->len);
+				}
+				buf_puts(b, ": ");
+				count++;
+				tally->flow_work += (uint64_t) k.depth;
+			}
+			n = f->node->items[f->next++];
+			break;
+		}
+		if (k.depth == 0 || b->oom || b->over)
+			break;
+	}
+	free(k.stack);
+	tally->nodes += count;
+}
+
+static void yaml_block(Buf *b, const DefNode *n, int indent, Tally *tally);
+
+/*
+ * The value after "key:" or "-": inline scalar, a block on new lines, or,
+ * from WRITE_MAX_INDENT on, a flow collection on the same line.  The block
+ * recursion is bounded by that indentation; yaml_flow does not recurse.
+ */
+static void
+yaml_value(Buf *b, const DefNode *n, int indent, Tally *tally)
 {
 	if (n == NULL || (n->kind == DEF_NODE_OBJECT && n->count == 0))
+	{
 		buf_puts(b, " {}\n");
+		tally->nodes++;
+	}
 	else if (n->kind == DEF_NODE_ARRAY && n->count == 0)
+	{
 		buf_puts(b, " []\n");
-	else if (n->kind == DEF_NODE_OBJECT || n->kind == DEF_NODE_ARRAY)
+		tally->nodes++;
+	}
+	else if ((n->kind == DEF_NODE_OBJECT || n->kind == DEF_NODE_ARRAY) && indent < WRITE_MAX_INDENT)
 	{
 		buf_putc(b, '\n');
-		yaml_block(b, n, indent);
+		tally->nodes++;
+		yaml_block(b, n, indent, tally);
+	}
+	else if (n->kind == DEF_NODE_OBJECT || n->kind == DEF_NODE_ARRAY)
+	{
+		buf_putc(b, ' ');
+		yaml_flow(b, n, tally);
+		buf_putc(b, '\n');
 	}
 	else
 	{
 		buf_putc(b, ' ');
 		yaml_scalar_out(b, n);
 		buf_putc(b, '\n');
+		tally->nodes++;
 	}
 }
 
 /* A non-empty mapping or list as a block at the given indentation. */
 static void
-yaml_block(Buf *b, const DefNode *n, int indent)
+yaml_block(Buf *b, const DefNode *n, int indent, Tally *tally)
 {
 	for (uint32_t i = 0; i < n->count; i++)
 	{
 		buf_spaces(b, indent);
-		if (n->kind == DEF_NODE_OBJECT && n->keys[i]->len > 256)
+		if (n->kind == DEF_NODE_ARRAY)
+		{
+			buf_putc(b, '-');
+			yaml_value(b, n->items[i], indent + 2, tally);
+			continue;
+		}
+		tally->nodes++;				/* the key */
+		if (n->keys[i]->len > 256 || !yaml_implicit_key(b, n->keys[i], yaml_string))
 		{
 			/* YAML implicit keys are limited to 1024 characters */
 			buf_puts(b, "? ");
@@ -367,18 +587,12 @@ yaml_block(Buf *b, const DefNode *n, int indent)
 			buf_putc(b, '\n');
 			buf_spaces(b, indent);
 			buf_putc(b, ':');
-			yaml_value(b, n->items[i], indent + 2);
-		}
-		else if (n->kind == DEF_NODE_OBJECT)
-		{
-			yaml_string(b, n->keys[i]->text, n->keys[i]->len);
-			buf_putc(b, ':');
-			yaml_value(b, n->items[i], indent + 2);
+			yaml_value(b, n->items[i], indent + 2, tally);
 		}
 		else
 		{
-			buf_putc(b, '-');
-			yaml_value(b, n->items[i], indent + 2);
+			buf_putc(b, ':');
+			yaml_value(b, n->items[i], indent + 2, tally);
 		}
 	}
 }
@@ -399,11 +613,13 @@ typedef struct Out
 	bool		json;
 	int			indent;			/* YAML: indentation of the current mapping's keys */
 	bool		first;			/* YAML: next key follows "- " */
+	Tally		tally;			/* written, as def_parse counts it */
 } Out;
 
 static void
 out_key(Out *o, const char *key)
 {
+	o->tally.nodes++;
 	if (o->json)
 	{
 		jw_key(&o->w, key);
@@ -423,6 +639,7 @@ out_str(Out *o, const char *key, const char *v)
 	if (v == NULL)
 		return;
 	out_key(o, key);
+	o->tally.nodes++;
 	if (o->json)
 		jw_str(&o->w, v);
 	else
@@ -439,12 +656,31 @@ out_raw(Out *o, const char *key, const char *v)
 	if (v == NULL)
 		return;
 	out_key(o, key);
+	o->tally.nodes++;
 	if (o->json)
 		jw_raw(&o->w, v);
 	else
 	{
 		buf_putc(&o->b, ' ');
 		buf_puts(&o->b, v);
+		buf_putc(&o->b, '\n');
+	}
+}
+
+/* A JSON number: in YAML, in the form YAML 1.1 reads as a number. */
+static void
+out_number(Out *o, const char *key, const char *v)
+{
+	if (v == NULL)
+		return;
+	out_key(o, key);
+	o->tally.nodes++;
+	if (o->json)
+		jw_raw(&o->w, v);
+	else
+	{
+		buf_putc(&o->b, ' ');
+		yaml_number(&o->b, v, strlen(v));
 		buf_putc(&o->b, '\n');
 	}
 }
@@ -461,15 +697,16 @@ out_node(Out *o, const char *key, const DefNode *n)
 {
 	out_key(o, key);
 	if (o->json)
-		jw_node(&o->w, n);
+		jw_value(&o->w, n, &o->tally.nodes);
 	else
-		yaml_value(&o->b, n, o->indent + 2);
+		yaml_value(&o->b, n, o->indent + 2, &o->tally);
 }
 
 /* Starts a list of mappings under key (at the top level). */
 static void
 out_list_begin(Out *o, const char *key, int count)
 {
+	o->tally.nodes += 2;
 	if (o->json)
 	{
 		jw_key(&o->w, key);
@@ -493,6 +730,7 @@ out_list_end(Out *o)
 static void
 out_item_begin(Out *o, int indent)
 {
+	o->tally.nodes++;
 	if (o->json)
 		jw_begin(&o->w, '{');
 	else
@@ -517,6 +755,7 @@ static void
 out_actor_list(Out *o, const char *key, const DefActor *a, int n)
 {
 	out_key(o, key);
+	o->tally.nodes += 1 + (uint64_t) n;
 	if (o->json)
 	{
 		jw_begin(&o->w, '[');
@@ -542,12 +781,28 @@ out_actor_list(Out *o, const char *key, const DefActor *a, int n)
 char *
 def_serialize(const DefDocument *doc, DefOutput output, bool state, size_t *len)
 {
+	DefWritten	written;
+	char	   *s = def_serialize_bounded(doc, output, state, 0, &written);
+
+	if (s && len)
+		*len = written.len;
+	return s;
+}
+
+char *
+def_serialize_bounded(const DefDocument *doc, DefOutput output, bool state,
+					  size_t max_bytes, DefWritten *written)
+{
 	Out			o;
+	char	   *s;
 
 	memset(&o, 0, sizeof(o));
+	memset(written, 0, sizeof(*written));
 	o.json = output == DEF_OUTPUT_JSON;
 	o.w.b = &o.b;
 	o.w.pretty = true;
+	o.b.max = max_bytes;
+	o.tally.nodes = 1;				/* the top-level mapping */
 	if (o.json)
 		jw_begin(&o.w, '{');
 	else
@@ -618,9 +873,9 @@ def_serialize(const DefDocument *doc, DefOutput output, bool state, size_t *len)
 			if (p & DEF_FLAG_ENABLED)
 				out_bool(&o, "enabled", f->enabled);
 			if (p & DEF_FLAG_PERCENTAGE_OF_ACTORS)
-				out_raw(&o, "percentage_of_actors", f->percentage_of_actors);
+				out_number(&o, "percentage_of_actors", f->percentage_of_actors);
 			if (p & DEF_FLAG_PERCENTAGE_OF_TIME)
-				out_raw(&o, "percentage_of_time", f->percentage_of_time);
+				out_number(&o, "percentage_of_time", f->percentage_of_time);
 			if ((p & DEF_FLAG_ACTORS) && f->nactors > 0)
 				out_actor_list(&o, "actors", f->actors, f->nactors);
 			if ((p & DEF_FLAG_OPT_OUTS) && f->nopt_outs > 0)
@@ -641,6 +896,7 @@ def_serialize(const DefDocument *doc, DefOutput output, bool state, size_t *len)
 			out_str(&o, "description", f->description);
 		if (f->present & DEF_FEATURE_ROUTES)
 		{
+			o.tally.nodes += 2;
 			if (o.json)
 			{
 				jw_key(&o.w, "routes");
@@ -675,5 +931,11 @@ def_serialize(const DefDocument *doc, DefOutput output, bool state, size_t *len)
 		jw_end(&o.w, '}');
 		buf_putc(&o.b, '\n');
 	}
-	return buf_finish(&o.b, len);
+	written->too_large = o.b.over;
+	written->nodes = o.tally.nodes;
+	written->flow_work = o.tally.flow_work;
+	s = buf_finish(&o.b, &written->len);
+	if (s == NULL)
+		written->len = 0;
+	return s;
 }

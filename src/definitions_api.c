@@ -789,14 +789,26 @@ column_bool(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 	return *isnull ? false : DatumGetBool(d);
 }
 
-/* A jsonb value (params) as a DefNode tree, without recursion. */
+/*
+ * A jsonb value (params) as a DefNode tree, without recursion: the open
+ * containers are on a palloc'd stack as deep as the value (jsonb has no
+ * depth limit but the stack's; nor has the parser).  Each container is
+ * appended to its parent when it ends, so that its node count and height
+ * are complete.
+ */
 static DefNode *
 jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 {
+	typedef struct Open
+	{
+		DefNode    *node;
+		DefNode    *key;		/* its key in the parent, or NULL */
+	} Open;
 	JsonbIterator *it = JsonbIteratorInit(&jb->root);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	DefNode    *stack[DEF_MAX_DEPTH + 1];
+	int			cap = 16;
+	Open	   *stack = palloc(sizeof(Open) * cap);
 	int			depth = 0;
 	DefNode    *root = NULL;
 	DefNode    *key = NULL;
@@ -809,18 +821,24 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 		{
 			case WJB_BEGIN_ARRAY:
 			case WJB_BEGIN_OBJECT:
-				if (depth >= DEF_MAX_DEPTH)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("params of %s nest too deeply to dump", owner),
-							 errhint("Definitions nest at most %d levels.", DEF_MAX_DEPTH)));
 				n = def_node_new(doc, tok == WJB_BEGIN_ARRAY ? DEF_NODE_ARRAY : DEF_NODE_OBJECT, NULL, 0);
 				check_node(doc, n);
-				break;
+				if (depth == cap)
+				{
+					cap *= 2;
+					stack = repalloc(stack, sizeof(Open) * cap);
+				}
+				stack[depth].node = n;
+				stack[depth].key = key;
+				depth++;
+				key = NULL;
+				continue;
 			case WJB_END_ARRAY:
 			case WJB_END_OBJECT:
 				depth--;
-				continue;
+				n = stack[depth].node;
+				key = stack[depth].key;
+				break;
 			case WJB_KEY:
 				{
 					char	   *s = to_utf8(v.val.string.val, v.val.string.len);
@@ -842,14 +860,10 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 						}
 					case jbvNumeric:
 						{
+							/* exact, of any length: the parser reads it back */
 							char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
 																				NumericGetDatum(v.val.numeric)));
 
-							if (strlen(s) > DEF_MAX_NUMBER_CHARS)
-								ereport(ERROR,
-										(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-										 errmsg("number %.40s... in params of %s is too long to dump", s, owner),
-										 errhint("Numbers in definitions are at most %d characters.", DEF_MAX_NUMBER_CHARS)));
 							n = def_node_new(doc, DEF_NODE_NUMBER, s, strlen(s));
 							break;
 						}
@@ -870,15 +884,14 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 			root = n;
 		else
 		{
-			DefNode    *parent = stack[depth - 1];
+			DefNode    *parent = stack[depth - 1].node;
 
 			def_node_append(doc, parent, parent->kind == DEF_NODE_OBJECT ? key : NULL, n);
 			check_node(doc, n);
-			key = NULL;
 		}
-		if (n->kind == DEF_NODE_ARRAY || n->kind == DEF_NODE_OBJECT)
-			stack[depth++] = n;
+		key = NULL;
 	}
+	pfree(stack);
 	return root;
 }
 

@@ -8,18 +8,18 @@
  *      UTF-8, no NUL or other character YAML (or JSON, outside strings)
  *      forbids;
  *   2. it is read into a tree of DefNodes (def_tree.c), JSON values with
- *      positions:
- *      def_read_yaml.c: YAML through libyaml's event API, with an explicit
- *      stack bounded by DEF_MAX_DEPTH, YAML 1.1 scalar resolution (as
- *      PyYAML, which the AI gateway uses: 64_000 is 64000, yes/no are
- *      booleans), aliases shared rather than copied and counted against
- *      DEF_MAX_ALIAS_NODES (so a "billion laughs" document is refused after
- *      a few thousand nodes);
- *      def_read_json.c: JSON through cJSON, after a lexical pre-scan that
- *      bounds depth and node count and refuses what cJSON would let through
- *      (raw control characters, \u0000, numbers such as 01); a lockstep
- *      scan of the text gives each cJSON value its line:column and its exact
- *      number text;
+ *      positions, on an explicit stack of frames (nesting has no limit but
+ *      the node count, and costs no recursion):
+ *      def_read_yaml.c: YAML through libyaml's event API, YAML 1.1 scalar
+ *      resolution (as PyYAML, which the AI gateway uses: 64_000 is 64000,
+ *      yes/no are booleans), aliases shared rather than copied and counted
+ *      against DEF_MAX_ALIAS_NODES (so a "billion laughs" document is
+ *      refused after a few thousand nodes), flow nesting bounded by
+ *      DEF_MAX_YAML_FLOW_WORK (libyaml's time grows with it);
+ *      def_read_json.c: JSON (RFC 8259) by our own reader, after a lexical
+ *      pre-scan that bounds the node count and refuses raw control
+ *      characters and \u0000; each value keeps its line:column, each number
+ *      its exact text, of any length;
  *   3. def_bind.c: the format is recognised from the top-level keys and the
  *      tree is bound to providers/models/flags/features, checking every
  *      value against the rules the database triggers apply (10_validate.sql),
@@ -32,17 +32,18 @@
  * def_util.c (arena, buffer, UTF-8, quoting) serves them all.
  *
  * Fatal errors (syntax, limits, memory) longjmp back to def_parse, which
- * releases libyaml's and cJSON's memory; everything else lives in the
- * document's arena.  Checking errors are collected (up to DEF_MAX_ERRORS)
+ * releases libyaml's memory; everything else lives in the document's
+ * arena.  Checking errors are collected (up to DEF_MAX_ERRORS)
  * so that modelflags-lint reports them all.
  *
- * Tree walks recurse at most DEF_MAX_DEPTH levels: the depth of every tree,
- * aliases included, is checked as it is built.
+ * Nothing recurses on the depth of a tree: the readers and writers keep
+ * their own stacks (the YAML block writer recurses at most WRITE_MAX_INDENT
+ * / 2 levels, then writes flow style without recursion).
  *
  * These files include no PostgreSQL header, but they are linked into the
  * extension: the functions below have hidden visibility so that they never
- * interpose on (or are bound to) a symbol of the server, libyaml or cJSON
- * of the same name.
+ * interpose on (or are bound to) a symbol of the server or libyaml of the
+ * same name.
  */
 #ifndef MODELFLAGS_DEFINITIONS_INT_H
 #define MODELFLAGS_DEFINITIONS_INT_H
@@ -53,7 +54,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include <yaml.h>
 
 #include "definitions.h"
@@ -86,13 +86,19 @@ struct DefArena
 extern void *arena_alloc(DefArena *a, size_t size);
 extern void arena_destroy(DefArena *a);
 
-/* Growable output buffer (malloc'd; its data is handed to the caller). */
+/*
+ * Growable output buffer (malloc'd; its data is handed to the caller).  With
+ * max set, it never holds more than max bytes: writing past them sets over
+ * and stops, so that a writer's memory is bounded by its limit.
+ */
 typedef struct Buf
 {
 	char	   *data;
 	size_t		len;
 	size_t		cap;
+	size_t		max;			/* 0 = no limit */
 	bool		oom;
+	bool		over;			/* stopped at max */
 } Buf;
 
 extern void buf_put(Buf *b, const char *s, size_t n);
@@ -119,6 +125,7 @@ typedef struct Frame
 	DefNode    *node;			/* the container being filled */
 	DefNode    *pending_key;	/* mapping: key read, value not yet */
 	const char *anchor;			/* to register when the container ends */
+	bool		flow;			/* YAML: a flow collection */
 } Frame;
 
 typedef struct Parser
@@ -132,8 +139,9 @@ typedef struct Parser
 	uint32_t	nodes;
 	uint32_t	aliases;
 	uint32_t	alias_nodes;
-	Frame		frames[DEF_MAX_DEPTH + 1];
+	Frame	   *frames;			/* the open containers, innermost last */
 	int			depth;
+	int			frame_cap;
 	DefNode    *root;
 	bool		have_root;
 	int			documents;
@@ -142,14 +150,16 @@ typedef struct Parser
 	uint32_t	nanchors;
 	uint32_t	anchor_cap;
 
-	/* libyaml and cJSON state, released by def_parse */
+	int			flow_depth;		/* YAML: open flow collections */
+	uint64_t	flow_work;		/* YAML: DEF_MAX_YAML_FLOW_WORK */
+
+	/* libyaml state, released by def_parse */
 	yaml_parser_t yparser;
 	bool		yparser_live;
 	yaml_event_t yevent;
 	bool		yevent_live;
-	cJSON	   *json;
 
-	/* JSON lockstep scan */
+	/* JSON scan */
 	const char *js;
 	size_t		jpos;
 	size_t		jlen;
@@ -228,7 +238,8 @@ extern void bind_gitlab_unit_primitives(Parser *P, const DefNode *root);
 
 /* ----- def_write.c: the JSON writer (also used by def_rows.c) ----- */
 
-#define JW_MAX_DEPTH	(DEF_MAX_DEPTH + 8)
+/* The skeleton of a document; values nest without limit through jw_node. */
+#define JW_MAX_DEPTH	16
 
 typedef struct JsonWriter
 {
