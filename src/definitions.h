@@ -2,7 +2,7 @@
  * definitions.h — definitions as code: the pure core of load_definitions,
  * dump_definitions and modelflags-lint.
  *
- * A definitions document (YAML read with libyaml, JSON read with cJSON) is
+ * A definitions document (YAML read with libyaml, JSON with our own reader) is
  * parsed into a DefDocument: arrays of providers, models, flags and features
  * (with their ordered routes), each field marked present or absent, every
  * value already checked against the same rules as the database triggers,
@@ -14,12 +14,14 @@
  * The other direction, def_serialize, writes a DefDocument (built by the
  * PostgreSQL shell from the tables) as YAML or JSON in our format.
  *
- * No PostgreSQL header is included here or in definitions.c: the parser is
- * unit-tested under AddressSanitizer and fuzzed as a plain program.  All the
- * memory of a document lives in one arena freed by def_free; libyaml and
- * cJSON memory is released before def_parse returns.  No input makes the
- * parser crash, recurse without bound or allocate without bound: see the
- * limits below, documented in README.md ("Definitions as code").
+ * The parser is the files src/def_*.c, one stage each (definitions_int.h
+ * gives the pipeline and what they share).  No PostgreSQL header is included
+ * here or there: the parser is unit-tested under AddressSanitizer and fuzzed
+ * as a plain program.  All the memory of a document lives in one arena
+ * freed by def_free; libyaml's memory is released before def_parse returns.
+ * No input makes the parser crash, recurse, allocate without bound or keep
+ * libyaml busy: see the limits below, documented in README.md ("Definitions
+ * as code").
  */
 #ifndef MODELFLAGS_DEFINITIONS_H
 #define MODELFLAGS_DEFINITIONS_H
@@ -28,14 +30,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits, all enforced before the limited thing is allocated. */
+/*
+ * Limits, all enforced before the limited thing is allocated.  Nesting and
+ * the length of a number have none of their own (jsonb has none): no
+ * reader, tree walk or writer recurses on depth, and each level is a node.
+ * dump_definitions refuses what would exceed them, so that whatever it
+ * writes, load_definitions reads.
+ */
 #define DEF_MAX_DOCUMENT_BYTES	(8 * 1024 * 1024)	/* 8 MiB */
-#define DEF_MAX_DEPTH			64		/* nested mappings/sequences */
 #define DEF_MAX_NODES			500000	/* YAML/JSON nodes, aliases expanded */
 #define DEF_MAX_ITEMS			100000	/* entries in one mapping/sequence */
 #define DEF_MAX_ALIASES			1000	/* YAML alias references */
 #define DEF_MAX_ALIAS_NODES		50000	/* nodes reached through aliases */
-#define DEF_MAX_NUMBER_CHARS	63		/* characters of one number (cJSON's limit) */
+/*
+ * libyaml spends, on each token, time proportional to the number of flow
+ * collections ([...], {...}) open around it: the sum of that number over
+ * the values and keys of a YAML document is bounded (a chain of about
+ * 20,000 nested flow collections; block style and JSON have no such cost).
+ */
+#define DEF_MAX_YAML_FLOW_WORK	200000000
 #define DEF_MAX_ERRORS			50		/* errors collected per document */
 
 /* What went wrong; the shell maps each kind to one SQLSTATE. */
@@ -271,6 +284,8 @@ typedef struct DefDocument
 	DefError   *errors;
 	int			nerrors;
 	bool		oom;
+	uint32_t	nodes;			/* nodes read, aliases expanded (def_parse) */
+	uint64_t	flow_work;		/* YAML: see DEF_MAX_YAML_FLOW_WORK (def_parse) */
 } DefDocument;
 
 /*
@@ -314,6 +329,23 @@ typedef enum DefOutput
  */
 extern char *def_serialize(const DefDocument *doc, DefOutput output, bool state,
 						   size_t *len);
+
+/* What def_serialize_bounded wrote. */
+typedef struct DefWritten
+{
+	size_t		len;			/* bytes, without the final NUL */
+	uint64_t	nodes;			/* the nodes def_parse counts in it */
+	uint64_t	flow_work;		/* YAML: what def_parse holds to DEF_MAX_YAML_FLOW_WORK */
+	bool		too_large;		/* more than max_bytes: NULL was returned */
+} DefWritten;
+
+/*
+ * def_serialize, writing at most max_bytes (0 = no limit; past it, NULL
+ * and written->too_large), and counting the nodes it writes the way
+ * def_parse counts them, for dump_definitions to hold the parser's limits.
+ */
+extern char *def_serialize_bounded(const DefDocument *doc, DefOutput output, bool state,
+								   size_t max_bytes, DefWritten *written);
 
 /*
  * The rows of one table that have exactly the present-mask mask, as a JSON

@@ -1,6 +1,6 @@
 /*
  * definitions_api.c — load_definitions and dump_definitions, the PostgreSQL
- * shell around the definitions parser (definitions.c).
+ * shell around the definitions parser (src/def_*.c behind definitions.h).
  *
  * load_definitions parses the document with the pure core, reports its
  * first error (with line:column and path) as an ERROR with the SQLSTATE of
@@ -765,6 +765,142 @@ modelflags_load_definitions(PG_FUNCTION_ARGS)
  * dump_definitions
  * ---------------------------------------------------------------------- */
 
+/*
+ * A dump holds the parser's limits (DEF_MAX_*), so that whatever
+ * dump_definitions writes, load_definitions reads, and its memory is
+ * bounded by them, not by the size of the tables:
+ *   1. before anything is read, counts and sizes from the tables refuse
+ *      what is sure to exceed them (a flag with more actor gates than one
+ *      list holds, more rows than one list, more bytes or values than a
+ *      document) — a state that size belongs in pg_dump or COPY;
+ *   2. while the document is built, the values and bytes it is sure to
+ *      write are counted (params, texts), so that it stops at the limits;
+ *   3. the text is written with the byte limit, counting the nodes the
+ *      parser will count, and both are checked exactly.
+ * Nesting and number length have no limit (the parser has none), so no
+ * value the tables accept makes a dump fail; only sizes do.
+ */
+typedef struct DumpBudget
+{
+	bool		state;
+	uint64		nodes;			/* the dump has at least this many nodes */
+	uint64		bytes;			/* ... and at least this many bytes */
+} DumpBudget;
+
+#define DUMP_HINT_STATE "Use pg_dump or COPY for state of that size, or dump_definitions(state => false)."
+#define DUMP_HINT "Use pg_dump or COPY for definitions of that size."
+
+/* Counts what the dump is sure to write for what (e.g. model "m"). */
+static void
+budget_add(DumpBudget *b, uint64 nodes, uint64 bytes, const char *what)
+{
+	b->nodes += nodes;
+	b->bytes += bytes;
+	if (b->nodes > DEF_MAX_NODES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the definitions dump would hold more than %d values", DEF_MAX_NODES),
+				 errdetail("The limit was passed at %s; load_definitions reads at most %d values (keys, values and list items) in one document.",
+						   what, DEF_MAX_NODES),
+				 errhint("%s", b->state ? DUMP_HINT_STATE : DUMP_HINT)));
+	if (b->bytes > DEF_MAX_DOCUMENT_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the definitions dump would be larger than %d bytes", DEF_MAX_DOCUMENT_BYTES),
+				 errdetail("The limit was passed at %s; load_definitions reads documents of at most %d bytes (8 MiB).",
+						   what, DEF_MAX_DOCUMENT_BYTES),
+				 errhint("%s", b->state ? DUMP_HINT_STATE : DUMP_HINT)));
+}
+
+static int64
+column_int8(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Step 1: counts and sizes from the tables, before any row is read.  Starts
+ * the budget with what they are sure to write: the names, the actors, and
+ * at least 3 nodes per definition (a mapping, "name" and its value), 5 per
+ * route (position and model), 1 per actor.
+ */
+static void
+check_dump_size(DumpBudget *budget)
+{
+	static const char *const what[] = {"providers", "models", "flags", "features"};
+	SPITupleTable *tt;
+	int64		routes;
+
+	run("SELECT (SELECT count(*) FROM modelflags.providers), "
+		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.providers), "
+		"(SELECT count(*) FROM modelflags.models), "
+		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.models), "
+		"(SELECT count(*) FROM modelflags.flags), "
+		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.flags), "
+		"(SELECT count(*) FROM modelflags.features), "
+		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.features), "
+		"(SELECT count(*) FROM modelflags.routes)", 0, NULL);
+	tt = SPI_tuptable;
+	for (int t = 0; t < 4; t++)
+	{
+		int64		rows = column_int8(tt->vals[0], tt->tupdesc, 2 * t + 1);
+
+		if (rows > DEF_MAX_ITEMS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("there are " INT64_FORMAT " %s, more than a definitions document can list",
+							rows, what[t]),
+					 errdetail("load_definitions reads at most %d items in one list.", DEF_MAX_ITEMS),
+					 errhint(DUMP_HINT)));
+		budget_add(budget, 3 * (uint64) rows,
+				   (uint64) column_int8(tt->vals[0], tt->tupdesc, 2 * t + 2), what[t]);
+	}
+	routes = column_int8(tt->vals[0], tt->tupdesc, 9);
+	budget_add(budget, 5 * (uint64) routes, 0, "the routes");
+
+	run("SELECT feature, count(*) FROM modelflags.routes GROUP BY feature "
+		"ORDER BY 2 DESC, 1 LIMIT 1", 0, NULL);
+	if (SPI_processed > 0 && column_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) > DEF_MAX_ITEMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("feature \"%s\" has " INT64_FORMAT " routes, more than a definitions document can list",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						column_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+				 errdetail("load_definitions reads at most %d items in one list.", DEF_MAX_ITEMS),
+				 errhint(DUMP_HINT)));
+
+	if (!budget->state)
+		return;
+	run("SELECT flag, opt_out, n, sum(n) OVER (), sum(b) OVER () FROM "
+		"(SELECT flag, opt_out, count(*) AS n, sum(octet_length(actor)) AS b "
+		"FROM modelflags.flag_actors GROUP BY flag, opt_out) s "
+		"ORDER BY n DESC, flag COLLATE \"C\", opt_out LIMIT 1", 0, NULL);
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int64		n = column_int8(tup, desc, 3);
+		bool		isnull;
+		bool		opt_out = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		uint64		all = (uint64) DatumGetInt64(DirectFunctionCall1(numeric_int8,
+																	 SPI_getbinval(tup, desc, 4, &isnull)));
+		uint64		bytes = (uint64) DatumGetInt64(DirectFunctionCall1(numeric_int8,
+																	   SPI_getbinval(tup, desc, 5, &isnull)));
+
+		if (n > DEF_MAX_ITEMS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("flag \"%s\" has " INT64_FORMAT " %s, more than a definitions document can list",
+							SPI_getvalue(tup, desc, 1), n, opt_out ? "opt-outs" : "actor gates"),
+					 errdetail("load_definitions reads at most %d items in one list.", DEF_MAX_ITEMS),
+					 errhint(DUMP_HINT_STATE)));
+		budget_add(budget, all, bytes, "the actor gates and opt-outs");
+	}
+}
+
 static void
 check_node(DefDocument *doc, void *p)
 {
@@ -781,6 +917,18 @@ column_text(HeapTuple tup, TupleDesc desc, int col)
 	return s ? to_utf8(s, strlen(s)) : NULL;
 }
 
+/* column_text, counted against the budget (a text other than a name). */
+static char *
+column_text_counted(HeapTuple tup, TupleDesc desc, int col, DumpBudget *budget,
+					const char *what)
+{
+	char	   *s = column_text(tup, desc, col);
+
+	if (s)
+		budget_add(budget, 0, strlen(s), what);
+	return s;
+}
+
 static bool
 column_bool(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 {
@@ -789,14 +937,26 @@ column_bool(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 	return *isnull ? false : DatumGetBool(d);
 }
 
-/* A jsonb value (params) as a DefNode tree, without recursion. */
+/*
+ * A jsonb value (params) as a DefNode tree, without recursion: the open
+ * containers are on a palloc'd stack as deep as the value (jsonb has no
+ * depth limit but the stack's; nor has the parser).  Each container is
+ * appended to its parent when it ends, so that its node count and height
+ * are complete.  Counted against the budget as it goes.
+ */
 static DefNode *
-jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
+jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, DumpBudget *budget)
 {
+	typedef struct Open
+	{
+		DefNode    *node;
+		DefNode    *key;		/* its key in the parent, or NULL */
+	} Open;
 	JsonbIterator *it = JsonbIteratorInit(&jb->root);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	DefNode    *stack[DEF_MAX_DEPTH + 1];
+	int			cap = 16;
+	Open	   *stack = palloc(sizeof(Open) * cap);
 	int			depth = 0;
 	DefNode    *root = NULL;
 	DefNode    *key = NULL;
@@ -809,22 +969,42 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 		{
 			case WJB_BEGIN_ARRAY:
 			case WJB_BEGIN_OBJECT:
-				if (depth >= DEF_MAX_DEPTH)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("params of %s nest too deeply to dump", owner),
-							 errhint("Definitions nest at most %d levels.", DEF_MAX_DEPTH)));
-				n = def_node_new(doc, tok == WJB_BEGIN_ARRAY ? DEF_NODE_ARRAY : DEF_NODE_OBJECT, NULL, 0);
-				check_node(doc, n);
-				break;
+				{
+					int			items = tok == WJB_BEGIN_ARRAY ? v.val.array.nElems : v.val.object.nPairs;
+
+					if (items > DEF_MAX_ITEMS)
+						ereport(ERROR,
+								(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+								 errmsg("params of %s hold %d items in one %s, more than a definitions document can list",
+										owner, items, tok == WJB_BEGIN_ARRAY ? "array" : "object"),
+								 errdetail("load_definitions reads at most %d items in one list or mapping.",
+										   DEF_MAX_ITEMS),
+								 errhint(DUMP_HINT)));
+					budget_add(budget, 1, 2, owner);
+					n = def_node_new(doc, tok == WJB_BEGIN_ARRAY ? DEF_NODE_ARRAY : DEF_NODE_OBJECT, NULL, 0);
+					check_node(doc, n);
+					if (depth == cap)
+					{
+						cap *= 2;
+						stack = repalloc(stack, sizeof(Open) * cap);
+					}
+					stack[depth].node = n;
+					stack[depth].key = key;
+					depth++;
+					key = NULL;
+					continue;
+				}
 			case WJB_END_ARRAY:
 			case WJB_END_OBJECT:
 				depth--;
-				continue;
+				n = stack[depth].node;
+				key = stack[depth].key;
+				break;
 			case WJB_KEY:
 				{
 					char	   *s = to_utf8(v.val.string.val, v.val.string.len);
 
+					budget_add(budget, 1, strlen(s), owner);
 					key = def_node_new(doc, DEF_NODE_STRING, s, strlen(s));
 					check_node(doc, key);
 					continue;
@@ -842,14 +1022,10 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 						}
 					case jbvNumeric:
 						{
+							/* exact, of any length: the parser reads it back */
 							char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
 																				NumericGetDatum(v.val.numeric)));
 
-							if (strlen(s) > DEF_MAX_NUMBER_CHARS)
-								ereport(ERROR,
-										(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-										 errmsg("number %.40s... in params of %s is too long to dump", s, owner),
-										 errhint("Numbers in definitions are at most %d characters.", DEF_MAX_NUMBER_CHARS)));
 							n = def_node_new(doc, DEF_NODE_NUMBER, s, strlen(s));
 							break;
 						}
@@ -862,6 +1038,7 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 						break;
 				}
 				check_node(doc, n);
+				budget_add(budget, 1, n->len, owner);
 				break;
 			default:
 				continue;
@@ -870,21 +1047,20 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner)
 			root = n;
 		else
 		{
-			DefNode    *parent = stack[depth - 1];
+			DefNode    *parent = stack[depth - 1].node;
 
 			def_node_append(doc, parent, parent->kind == DEF_NODE_OBJECT ? key : NULL, n);
 			check_node(doc, n);
-			key = NULL;
 		}
-		if (n->kind == DEF_NODE_ARRAY || n->kind == DEF_NODE_OBJECT)
-			stack[depth++] = n;
+		key = NULL;
 	}
+	pfree(stack);
 	return root;
 }
 
-/* Reads the tables into doc (inside SPI). */
+/* Reads the tables into doc (inside SPI); actors only for a dump with state. */
 static void
-read_tables(DefDocument *doc)
+read_tables(DefDocument *doc, DumpBudget *budget)
 {
 	SPITupleTable *tt;
 	TupleDesc	desc;
@@ -902,7 +1078,7 @@ read_tables(DefDocument *doc)
 		check_node(doc, p);
 		p->present = DEF_PROVIDER_AVAILABLE | DEF_PROVIDER_NOTE;
 		p->available = column_bool(t, desc, 2, &isnull);
-		p->note = def_strdup(doc, column_text(t, desc, 3));
+		p->note = def_strdup(doc, column_text_counted(t, desc, 3, budget, "the providers"));
 	}
 
 	run("SELECT name, provider, params, enabled, description FROM modelflags.models ORDER BY name COLLATE \"C\"",
@@ -917,22 +1093,28 @@ read_tables(DefDocument *doc)
 
 		check_node(doc, m);
 		m->present = DEF_MODEL_PROVIDER | DEF_MODEL_PARAMS | DEF_MODEL_ENABLED | DEF_MODEL_DESCRIPTION;
-		m->provider = def_strdup(doc, column_text(t, desc, 2));
+		m->provider = def_strdup(doc, column_text_counted(t, desc, 2, budget, "the models"));
 		params = SPI_getbinval(t, desc, 3, &isnull);
 		m->params = isnull ? NULL :
-			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("model \"%s\"", m->name));
+			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("model \"%s\"", m->name), budget);
 		m->enabled = column_bool(t, desc, 4, &isnull);
-		m->description = def_strdup(doc, column_text(t, desc, 5));
+		m->description = def_strdup(doc, column_text_counted(t, desc, 5, budget, "the models"));
 	}
 
-	run("SELECT f.name, f.enabled, f.percentage_of_actors, f.percentage_of_time, f.type, f.default_enabled, "
-		"f.\"group\", f.milestone, f.description, f.introduced_by_url, f.rollout_issue_url, "
-		"f.feature_issue_url, f.log_state_changes, "
-		"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND NOT a.opt_out "
-		"ORDER BY a.actor COLLATE \"C\"), "
-		"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND a.opt_out "
-		"ORDER BY a.actor COLLATE \"C\") "
-		"FROM modelflags.flags f ORDER BY f.name COLLATE \"C\"", 0, NULL);
+	if (budget->state)
+		run("SELECT f.name, f.enabled, f.percentage_of_actors, f.percentage_of_time, f.type, f.default_enabled, "
+			"f.\"group\", f.milestone, f.description, f.introduced_by_url, f.rollout_issue_url, "
+			"f.feature_issue_url, f.log_state_changes, "
+			"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND NOT a.opt_out "
+			"ORDER BY a.actor COLLATE \"C\"), "
+			"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND a.opt_out "
+			"ORDER BY a.actor COLLATE \"C\") "
+			"FROM modelflags.flags f ORDER BY f.name COLLATE \"C\"", 0, NULL);
+	else
+		run("SELECT f.name, f.enabled, f.percentage_of_actors, f.percentage_of_time, f.type, f.default_enabled, "
+			"f.\"group\", f.milestone, f.description, f.introduced_by_url, f.rollout_issue_url, "
+			"f.feature_issue_url, f.log_state_changes "
+			"FROM modelflags.flags f ORDER BY f.name COLLATE \"C\"", 0, NULL);
 	tt = SPI_tuptable;
 	desc = tt->tupdesc;
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -949,15 +1131,15 @@ read_tables(DefDocument *doc)
 		f->percentage_of_time = def_strdup(doc, column_text(t, desc, 4));
 		f->type = def_strdup(doc, column_text(t, desc, 5));
 		f->default_enabled = column_bool(t, desc, 6, &isnull);
-		f->group = def_strdup(doc, column_text(t, desc, 7));
-		f->milestone = def_strdup(doc, column_text(t, desc, 8));
-		f->description = def_strdup(doc, column_text(t, desc, 9));
-		f->introduced_by_url = def_strdup(doc, column_text(t, desc, 10));
-		f->rollout_issue_url = def_strdup(doc, column_text(t, desc, 11));
-		f->feature_issue_url = def_strdup(doc, column_text(t, desc, 12));
+		f->group = def_strdup(doc, column_text_counted(t, desc, 7, budget, "the flags"));
+		f->milestone = def_strdup(doc, column_text_counted(t, desc, 8, budget, "the flags"));
+		f->description = def_strdup(doc, column_text_counted(t, desc, 9, budget, "the flags"));
+		f->introduced_by_url = def_strdup(doc, column_text_counted(t, desc, 10, budget, "the flags"));
+		f->rollout_issue_url = def_strdup(doc, column_text_counted(t, desc, 11, budget, "the flags"));
+		f->feature_issue_url = def_strdup(doc, column_text_counted(t, desc, 12, budget, "the flags"));
 		b = column_bool(t, desc, 13, &isnull);
 		f->log_state_changes = isnull ? DEF_NULL : b;
-		for (int col = 14; col <= 15; col++)
+		for (int col = 14; budget->state && col <= 15; col++)
 		{
 			ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(t, desc, col, &isnull));
 			Datum	   *elems;
@@ -984,7 +1166,7 @@ read_tables(DefDocument *doc)
 
 		check_node(doc, f);
 		f->present = DEF_FEATURE_DESCRIPTION | DEF_FEATURE_ROUTES;
-		f->description = def_strdup(doc, column_text(t, desc, 2));
+		f->description = def_strdup(doc, column_text_counted(t, desc, 2, budget, "the features"));
 	}
 
 	/* routes in the same order as their features: merge by name */
@@ -1006,15 +1188,50 @@ read_tables(DefDocument *doc)
 		r = def_add_route(doc, &doc->features[feature]);
 		check_node(doc, r);
 		r->position = DatumGetInt32(SPI_getbinval(t, desc, 2, &isnull));
-		r->flag = def_strdup(doc, column_text(t, desc, 3));
-		r->model = def_strdup(doc, column_text(t, desc, 4));
+		r->flag = def_strdup(doc, column_text_counted(t, desc, 3, budget, "the routes"));
+		r->model = def_strdup(doc, column_text_counted(t, desc, 4, budget, "the routes"));
 		params = SPI_getbinval(t, desc, 5, &isnull);
 		r->params = isnull ? NULL :
-			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("route %s[%d]", name, r->position));
-		r->note = def_strdup(doc, column_text(t, desc, 6));
+			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("route %s[%d]", name, r->position),
+						  budget);
+		r->note = def_strdup(doc, column_text_counted(t, desc, 6, budget, "the routes"));
 	}
 	if (doc->oom)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+/*
+ * A YAML dump too deeply nested for YAML (DEF_MAX_YAML_FLOW_WORK): names
+ * the deepest params, which JSON writes as well as any.
+ */
+static void
+refuse_deep_yaml(const DefDocument *doc)
+{
+	const char *owner = "?";
+	uint32		height = 0;
+
+	for (int i = 0; i < doc->nmodels; i++)
+		if (doc->models[i].params && doc->models[i].params->height > height)
+		{
+			height = doc->models[i].params->height;
+			owner = psprintf("model \"%s\"", doc->models[i].name);
+		}
+	for (int i = 0; i < doc->nfeatures; i++)
+		for (int j = 0; j < doc->features[i].nroutes; j++)
+		{
+			const DefRoute *r = &doc->features[i].routes[j];
+
+			if (r->params && r->params->height > height)
+			{
+				height = r->params->height;
+				owner = psprintf("route %s[%d]", doc->features[i].name, r->position);
+			}
+		}
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("params of %s nest %u levels, too deep for a YAML definitions document", owner, height),
+			 errdetail("load_definitions reads YAML flow collections nested about 20000 levels at most, for libyaml's time grows with their depth."),
+			 errhint("Dump with format => 'json', which has no such limit.")));
 }
 
 /* dump_definitions(format text, state boolean) returns text */
@@ -1049,13 +1266,34 @@ modelflags_dump_definitions(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
+		DumpBudget	budget = {state, 0, 0};
+		DefWritten	written;
+
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		read_tables(doc);
+		check_dump_size(&budget);
+		read_tables(doc, &budget);
 		SPI_finish();
-		out = def_serialize(doc, output, state, NULL);
+		out = def_serialize_bounded(doc, output, state, DEF_MAX_DOCUMENT_BYTES, &written);
+		if (out == NULL && written.too_large)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the definitions dump would be larger than %d bytes", DEF_MAX_DOCUMENT_BYTES),
+					 errdetail("load_definitions reads documents of at most %d bytes (8 MiB).",
+							   DEF_MAX_DOCUMENT_BYTES),
+					 errhint("%s", state ? DUMP_HINT_STATE : DUMP_HINT)));
 		if (out == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		if (output == DEF_OUTPUT_YAML && written.flow_work > DEF_MAX_YAML_FLOW_WORK)
+			refuse_deep_yaml(doc);
+		if (written.nodes > DEF_MAX_NODES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the definitions dump would hold " UINT64_FORMAT " values, more than a definitions document can",
+							(uint64) written.nodes),
+					 errdetail("load_definitions reads at most %d values (keys, values and list items) in one document.",
+							   DEF_MAX_NODES),
+					 errhint("%s", state ? DUMP_HINT_STATE : DUMP_HINT)));
 		result = cstring_to_text(from_utf8(out));
 	}
 	PG_FINALLY();
