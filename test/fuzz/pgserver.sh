@@ -15,6 +15,12 @@
 # modelflags code from the errors a fuzzer provokes on purpose.  As root the
 # server runs as the postgres user (initdb refuses root).
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+# glibc fills memory with this byte when it is freed (and its complement when
+# allocated), so that a read through a dangling pointer into a freed memory
+# context block meets garbage and crashes at once instead of answering from
+# stale bytes: a use-after-free becomes a finding.  FZ_MALLOC_PERTURB= turns
+# it off.
+FZ_MALLOC_PERTURB=${FZ_MALLOC_PERTURB-165}
 # Nothing from a surrounding pg_virtualenv or user environment may redirect us.
 unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGSERVICE PGOPTIONS PGDATA
 
@@ -75,8 +81,10 @@ log_line_prefix = '%m [%p] %e %a: '
 log_min_messages = warning
 log_min_error_statement = error
 restart_after_crash = on
+# a backtrace for errors raised there: tells whether modelflags.so called it
+backtrace_functions = 'relation_open'
 EOF
-    if ! fz_as_pg "$PGBIN/pg_ctl" -D "$FZ_DIR/data" -l "$FZ_LOG" -w -t 60 start >/dev/null 2>&1; then
+    if ! fz_as_pg env ${FZ_MALLOC_PERTURB:+MALLOC_PERTURB_=$FZ_MALLOC_PERTURB} "$PGBIN/pg_ctl" -D "$FZ_DIR/data" -l "$FZ_LOG" -w -t 60 start >/dev/null 2>&1; then
         tail -n 30 "$FZ_LOG"
         echo "FAIL: $name: the server did not start"
         return 1

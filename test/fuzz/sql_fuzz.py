@@ -25,9 +25,12 @@ log: a crash, or an internal error (XX000) of modelflags code.  A thread
 watches the log while the sessions run and stops them at the first crash, so
 that each session's last statements (--trace-dir) show what led to it.
 
-Reproducible: session i draws step k's statement from its own generator
+Reproducible: session i draws step k's statements from its own generator
 seeded with (seed, i, k), so the same --seed generates the same statements
-in each session; which of them fail depends on timing.
+in each session.  Which of them fail depends on timing, and so do the
+repairs the session makes on the way (a ROLLBACK when a transaction is
+aborted), marked "repair" in the trace; with one session (--sessions 1) a
+run replays exactly.
 """
 import argparse
 import collections
@@ -134,8 +137,26 @@ def populate(conn, yaml_doc):
 
 # ---------------------------------------------------------------- values
 
+LONG = 2000
+
+
+class Huge(str):
+    """A string of megabytes: sent whole as a parameter, but written into
+    statement text as the expression that makes it, so that the server log
+    (which records the statement of every error) stays small."""
+
+    def __new__(cls, unit, n):
+        self = super().__new__(cls, unit * n)
+        self.unit, self.n = unit, n
+        return self
+
+
 def lit(v):
     """An SQL literal of a Python value, for the statements sent without parameters."""
+    if isinstance(v, Huge):
+        return "repeat('%s', %d)" % (v.unit.replace("'", "''"), v.n)
+    if isinstance(v, str) and len(v) > LONG:
+        v = v[:LONG]    # statement text stays small (a_call binds long values instead)
     if v is None:
         return 'NULL'
     if isinstance(v, bool):
@@ -148,14 +169,13 @@ def lit(v):
 HOSTILE_TEXT = [
     None, '', ' ', '\t\n', "'); DROP TABLE modelflags.flags; --", '%s%n%x', '\\', '"', 'NULL',
     'a' * 255, 'a' * 256, 'a' * 1024, 'a' * 1025, 'é', 'ß' * 300, '日本語のフラグ', '🚀' * 300,
-    'e\u0301', '\u202e' + 'gnp.exe', '\ufeff' + 'bom', 'User:\u00a042', 'x' * 70000,
+    'e\u0301', '\u202e' + 'gnp.exe', '\ufeff' + 'bom', 'User:\u00a042', Huge('x', 70000),
     'A_B', 'a__b', '_a', 'a_', '0', '-1', 'a-b', 'a.b', 'a b', 'user:42', 'User:', ':',
 ]
 
 
 def huge(rng):
-    n = rng.choice([100_000, 1 << 20, 3 << 20])
-    return rng.choice('ab_xé') * n
+    return Huge(rng.choice('ab_xé'), rng.choice([100_000, 1 << 20, 3 << 20]))
 
 
 class Gen:
@@ -270,7 +290,7 @@ class Gen:
                                               'actors': ['User:%d' % i for i in range(n)]}]}), 'text'
             return json.dumps({'providers': [{'name': 'p%d' % i} for i in range(n)]}), 'text'
         if r < 0.78:
-            return 'x' * rng.choice([8 << 20, (8 << 20) + 1]), 'text'
+            return Huge('x', rng.choice([8 << 20, (8 << 20) + 1])), 'text'
         if r < 0.84:
             return rng.choice([
                 'name: fuzz_gitlab_flag\ntype: ops\ndefault_enabled: true\nmilestone: "18.0"\ngroup: g\n',
@@ -461,7 +481,8 @@ class Session(threading.Thread):
 
     def execute(self, query, params=None, what='sql'):
         shown = query if len(query) <= 400 else query[:200] + ' ... (%d chars)' % len(query)
-        line = '[s%d #%d pid %s] %s' % (self.idx, self.step, self.pids.get(self.idx), shown)
+        line = '[s%d #%d pid %s] %s%s' % (self.idx, self.step, self.pids.get(self.idx),
+                                          '(repair) ' if what == 'repair' else '', shown)
         if params:
             line += '  -- params: ' + ', '.join(self.short(p) for p in params)
         self.trace.append(line)
@@ -504,19 +525,22 @@ class Session(threading.Thread):
 
     # -- one random step
     def one_step(self, rng):
-        if self.in_error() and rng.random() < 0.8:
-            if self.savepoints and rng.random() < 0.8:
-                self.execute('ROLLBACK TO SAVEPOINT ' + rng.choice(self.savepoints), what='recover')
+        # Repairs depend on the state the server left the session in (which
+        # depends on timing); they draw from their own generator, so that the
+        # statements this step generates are the same in every run.
+        repair = random.Random('%s:%d:%d:repair' % (self.args.seed, self.idx, self.step - 1))
+        if self.in_error() and repair.random() < 0.8:
+            if self.savepoints and repair.random() < 0.8:
+                self.execute('ROLLBACK TO SAVEPOINT ' + self.savepoints[-1], what='repair')
             else:
-                self.execute('ROLLBACK', what='recover')
-            return
+                self.execute('ROLLBACK', what='repair')
         actions = [
-            (40, self.a_call), (5, self.a_call_setwise), (4, self.a_plpgsql), (12, self.a_dml),
+            (36, self.a_call), (5, self.a_call_setwise), (4, self.a_plpgsql), (4, self.a_burst), (12, self.a_dml),
             (3, self.a_copy), (3, self.a_read_table), (6, self.a_begin), (4, self.a_commit),
             (2, self.a_rollback), (6, self.a_savepoint), (5, self.a_rollback_to), (3, self.a_release),
-            (5, self.a_timeouts), (3, self.a_lock), (1.5, self.a_cancel), (0.2, self.a_terminate),
+            (5, self.a_timeouts), (4, self.a_lock), (1.5, self.a_cancel), (0.2, self.a_terminate),
             (1, self.a_replication_role), (0.4, self.a_churn), (0.8, self.a_sleep), (0.3, self.a_discard),
-            (0.15, self.a_drop_extension), (0.3, self.a_create_extension),
+            (0.05, self.a_drop_extension), (0.3, self.a_create_extension),
         ]
         total = sum(w for w, _ in actions)
         x = rng.random() * total
@@ -527,6 +551,15 @@ class Session(threading.Thread):
                 return
         actions[-1][1](rng)
 
+    def pick_function(self, rng):
+        """Half the calls read (the hot path, where the cache lives; the
+        session with PUBLIC's rights may call nothing else), the rest are
+        spread over every function."""
+        readers = [f for f in self.cat.functions if f['name'] in READERS]
+        if readers and (rng.random() < 0.5 or (self.role == 'fuzz_public' and rng.random() < 0.8)):
+            return rng.choice(readers)
+        return rng.choice(self.cat.functions)
+
     def call_sql(self, rng, fn, inline):
         """A call of fn with generated arguments: (sql, params, call text)."""
         g = Gen(rng, self.dumps)
@@ -535,6 +568,9 @@ class Session(threading.Thread):
         nargs = len(fn['args'])
         keep = nargs - rng.randrange(fn['ndefaults'] + 1) if fn['ndefaults'] else nargs
         vals = [getattr(g, kind)() for kind in fn['args'][:keep]]
+        if inline is None:      # the caller lets us choose: long values are bound
+            inline = rng.random() < 0.2 and not any(isinstance(v, str) and len(v) > LONG and
+                                                    not isinstance(v, Huge) for v, _ in vals)
         named = fn['names'] and rng.random() < 0.3
         parts, params = [], []
         order = list(range(keep))
@@ -553,13 +589,8 @@ class Session(threading.Thread):
         return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     def a_call(self, rng):
-        # The session with PUBLIC's rights mostly reads: it may call nothing else.
-        if self.role == 'fuzz_public' and rng.random() < 0.8:
-            fn = rng.choice([f for f in self.cat.functions if f['name'] in READERS + ('cache_info',)])
-        else:
-            fn = rng.choice(self.cat.functions)
-        inline = rng.random() < 0.2
-        call, params, name = self.call_sql(rng, fn, inline)
+        fn = self.pick_function(rng)
+        call, params, name = self.call_sql(rng, fn, None)
         q = ('SELECT * FROM ' + call) if fn['rows'] else ('SELECT ' + call)
         with self.stats.lock:
             self.stats.calls[name] += 1
@@ -593,8 +624,8 @@ class Session(threading.Thread):
         """Calls in a PL/pgSQL block, each maybe in its own exception block,
         with timeouts set inside: a failed cache rebuild caught by PL/pgSQL."""
         body = []
-        for _ in range(rng.randrange(1, 5)):
-            fn = rng.choice(self.cat.functions)
+        for _ in range(rng.randrange(1, 6)):
+            fn = self.pick_function(rng)
             call, _, name = self.call_sql(rng, fn, inline=True)
             with self.stats.lock:
                 self.stats.calls[name] += 1
@@ -608,6 +639,59 @@ class Session(threading.Thread):
                 stmt = 'BEGIN %s EXCEPTION WHEN others THEN NULL; END;' % stmt
             body.append(stmt)
         self.execute('DO $fz$ BEGIN %s END $fz$' % ' '.join(body), what='plpgsql block')
+
+    def focus(self):
+        """A few flags with actor rows and features routed by them that this
+        session keeps reading for a while (it changes every 60 steps): a
+        cache that answered for them is then asked again, in the next
+        transaction, after whatever happened in between."""
+        frng = random.Random('%s:%d:focus:%d' % (self.args.seed, self.idx, self.step // 60))
+        return (frng.sample(list(ACTOR_FLAGS) + ['fuzz_pct_actors', 'code_generations_claude_sonnet_4_6'], 3),
+                frng.sample(['fuzz_big_sets', 'fuzz_outage', 'code_generations', 'code_completions'], 2))
+
+    def focus_read(self, rng, what):
+        flags, features = self.focus()
+        fn = rng.choice([f for f in self.cat.functions if f['name'] in READERS] or self.cat.functions)
+        key = rng.choice(features if fn['name'] in ('model_for', 'explain') else flags)
+        actor = 'User:%d' % rng.choice([rng.randrange(1, 40), rng.randrange(1, 25000)])
+        name = fn['name']
+        with self.stats.lock:
+            self.stats.calls[name] += 1
+        if fn['rows']:
+            q = 'SELECT * FROM modelflags.%s(%%s::text, %%s::text)' % name
+        else:
+            q = 'SELECT modelflags.%s(%%s::text, %%s::text)' % name
+        if self.execute(q, [key, actor], what=what) is None:
+            with self.stats.lock:
+                self.stats.ok[name] += 1
+
+    def a_burst(self, rng):
+        """A transaction that reads the session's focus (warming its cache),
+        then one of reads, each in a savepoint that is rolled back to or
+        released, under a 1-50 ms lock_timeout or statement_timeout: a read
+        whose cache rebuild fails (a lock held by another session, a timeout,
+        a cancel) followed by more reads in the same transaction."""
+        if rng.random() < 0.5:
+            self.a_begin(rng)
+            for _ in range(rng.randrange(1, 5)):
+                self.focus_read(rng, 'call in burst')
+            self.execute('COMMIT', what='commit')
+            if rng.random() < 0.5:
+                self.execute('SELECT pg_sleep(%s)' % rng.choice(['0.005', '0.02', '0.05']), what='sleep')
+        self.a_begin(rng)
+        if rng.random() < 0.8:
+            self.a_timeouts(rng)
+        for k in range(rng.randrange(2, 7)):
+            self.execute('SAVEPOINT b%d' % k, what='savepoint')
+            for _ in range(rng.randrange(1, 3)):
+                self.focus_read(rng, 'call in burst')
+            end = rng.random() < 0.6
+            if self.in_error() and not end:   # a repair: RELEASE would fail
+                self.execute('ROLLBACK TO SAVEPOINT b%d' % k, what='repair')
+            else:
+                self.execute(('ROLLBACK TO SAVEPOINT b%d' if end else 'RELEASE SAVEPOINT b%d') % k,
+                             what='burst savepoint end')
+        self.execute(rng.choice(['COMMIT', 'ROLLBACK']), what='commit')
 
     # -- DML
     def value_for(self, g, table, col, typ):
@@ -753,8 +837,8 @@ class Session(threading.Thread):
 
     # -- transactions and chaos
     def a_begin(self, rng):
-        if self.in_tx():
-            self.execute(rng.choice(['COMMIT', 'ROLLBACK']), what='end before begin')
+        # ends the transaction in progress, if any (else only a WARNING)
+        self.execute(rng.choice(['COMMIT', 'ROLLBACK']), what='end before begin')
         self.execute('BEGIN' + rng.choice(['', '', ' ISOLATION LEVEL REPEATABLE READ',
                                            ' ISOLATION LEVEL SERIALIZABLE', ' READ ONLY']), what='begin')
 
@@ -765,25 +849,17 @@ class Session(threading.Thread):
         self.execute('ROLLBACK', what='rollback')
 
     def a_savepoint(self, rng):
-        if not self.in_tx():
-            self.a_begin(rng)
+        self.execute('BEGIN', what='begin')    # a WARNING inside a transaction
         self.execute('SAVEPOINT sp%d' % rng.randrange(1, 4), what='savepoint')
 
     def a_rollback_to(self, rng):
-        if not self.in_tx():
-            return self.a_savepoint(rng)
-        name = rng.choice(self.savepoints) if self.savepoints and rng.random() < 0.9 else 'sp%d' % rng.randrange(1, 4)
-        self.execute('ROLLBACK TO SAVEPOINT ' + name, what='rollback to')
+        self.execute('ROLLBACK TO SAVEPOINT sp%d' % rng.randrange(1, 4), what='rollback to')
 
     def a_release(self, rng):
-        if not self.in_tx():
-            return self.a_savepoint(rng)
-        name = rng.choice(self.savepoints) if self.savepoints and rng.random() < 0.9 else 'sp%d' % rng.randrange(1, 4)
-        self.execute('RELEASE SAVEPOINT ' + name, what='release')
+        self.execute('RELEASE SAVEPOINT sp%d' % rng.randrange(1, 4), what='release')
 
     def a_timeouts(self, rng):
-        if not self.in_tx():
-            self.a_begin(rng)
+        self.execute('BEGIN', what='begin')
         self.execute("SET LOCAL %s = '%dms'" % (rng.choice(['statement_timeout', 'lock_timeout']),
                                                 rng.randint(1, 50)), what='set local timeout')
 
@@ -793,21 +869,20 @@ class Session(threading.Thread):
         self.execute('LOCK TABLE modelflags.%s IN %s MODE%s' % (table, rng.choice(LOCK_MODES),
                                                                 rng.choice(['', ' NOWAIT'])), what='lock table')
         if rng.random() < 0.6:
-            self.execute('SELECT pg_sleep(%s)' % rng.choice(['0.01', '0.05', '0.1', '0.3']), what='hold lock')
+            self.execute('SELECT pg_sleep(%s)' % rng.choice(['0.01', '0.05', '0.1', '0.3', '0.5']), what='hold lock')
 
-    def other_pid(self, rng):
-        others = [i for i in self.pids if i != self.idx]
-        return self.pids.get(rng.choice(others)) if others else None
+    def other(self, rng):
+        """Another session, and its backend's pid (which differs from run to run)."""
+        i = rng.choice([k for k in range(self.args.sessions) if k != self.idx] or [self.idx])
+        return i, self.pids.get(i, 0)
 
     def a_cancel(self, rng):
-        pid = self.other_pid(rng)
-        if pid:
-            self.execute('SELECT pg_cancel_backend(%s)', [pid], what='cancel other')
+        i, pid = self.other(rng)
+        self.execute('SELECT pg_cancel_backend(%%s) /* session %d */' % i, [pid], what='cancel other')
 
     def a_terminate(self, rng):
-        pid = self.other_pid(rng)
-        if pid:
-            self.execute('SELECT pg_terminate_backend(%s)', [pid], what='terminate other')
+        i, pid = self.other(rng)
+        self.execute('SELECT pg_terminate_backend(%%s) /* session %d */' % i, [pid], what='terminate other')
 
     def a_replication_role(self, rng):
         self.execute('SET %ssession_replication_role = %s' % (rng.choice(['', 'LOCAL ']),
@@ -831,15 +906,8 @@ class Session(threading.Thread):
         self.execute('DROP EXTENSION modelflags CASCADE', what='drop extension')
 
     def a_create_extension(self, rng):
-        if self.in_tx() or not self.cat.functions:
-            return
-        try:
-            have = self.conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'modelflags'").fetchone()[0]
-        except psycopg.Error:
-            return
-        if have:
-            return
-        if self.execute('CREATE EXTENSION modelflags', what='create extension') is None:
+        if self.execute('CREATE EXTENSION modelflags', what='create extension') is None and not self.in_tx():
+            # populated only when it was created, outside a transaction
             for q, p in populate_statements(self.args.yaml_doc):
                 if self.execute(q, p, what='populate') is not None:
                     break
