@@ -70,6 +70,8 @@ listen_addresses = ''
 unix_socket_directories = '$FZ_DIR'
 port = $FZ_PORT
 max_connections = 40
+# the fuzzer's temp-table churn holds hundreds of locks in one transaction
+max_locks_per_transaction = 256
 shared_buffers = 64MB
 fsync = off
 synchronous_commit = off

@@ -893,7 +893,7 @@ class Session(threading.Thread):
         """Temp-table churn: overflows the shared invalidation queue, so that
         lagging backends get a reset (a role with PUBLIC's rights can do it)."""
         self.execute('DO $fz$ BEGIN FOR i IN 1..%d LOOP CREATE TEMP TABLE fz_churn_%d (a int); '
-                     'DROP TABLE fz_churn_%d; END LOOP; END $fz$' % (rng.choice([100, 500, 1500]),
+                     'DROP TABLE fz_churn_%d; END LOOP; END $fz$' % (rng.choice([100, 300, 600]),
                                                                      self.idx, self.idx), what='inval churn')
 
     def a_sleep(self, rng):
