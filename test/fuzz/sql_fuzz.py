@@ -404,7 +404,6 @@ class Stats:
         self.actions = collections.Counter()
         self.states = collections.Counter()      # client-side SQLSTATEs
         self.statements = 0
-        self.reconnects = 0
 
     def add(self, **kw):
         with self.lock:
@@ -1002,8 +1001,8 @@ def main():
     cat = Catalog(admin)
     if cat.missing:
         for sig in cat.missing:
-            print('FAIL: sql fuzz: no argument generator for modelflags.%s: add it to FUNCTIONS in '
-                  'test/fuzz/sql_fuzz.py' % sig)
+            print('FAIL: sql fuzz: no argument generator for %s: add it to FUNCTIONS in '
+                  'test/fuzz/sql_fuzz.py' % (sig if sig.startswith('modelflags.') else 'modelflags.' + sig))
         return 2
     dumps = []
     for fmt in ('yaml', 'json'):
