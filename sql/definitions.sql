@@ -281,6 +281,7 @@ SELECT * FROM modelflags.load_definitions('features: [{name: f, routes: [{model:
 SELECT * FROM modelflags.load_definitions('flags: [{name: A}, {name: B}, {name: f, enabled: perhaps}]');
 SELECT * FROM modelflags.load_definitions(NULL);
 SELECT modelflags.dump_definitions('xml');
+SELECT * FROM regress_util.try($$SELECT modelflags.dump_definitions(repeat('x', 100000))$$);  -- cut to 64 bytes
 SELECT modelflags.dump_definitions(NULL);
 
 --

@@ -174,6 +174,14 @@ report_at(DefErrorKind kind, int sqlstate, const DefSite *site, const char *hint
  * Runs sql with text arguments (NULL pointers are SQL NULLs) and returns
  * the number of rows it processed.
  */
+/*
+ * Whether run() reads only: dump_definitions sets it, so that all its
+ * queries read with the one snapshot of its statement (under READ COMMITTED a
+ * read-write SPI query would take a new snapshot each, and features and
+ * routes could come from different states); load_definitions clears it.
+ */
+static bool run_read_only = false;
+
 static uint64
 run(const char *sql, int nargs, const char **args)
 {
@@ -189,7 +197,7 @@ run(const char *sql, int nargs, const char **args)
 		values[i] = args[i] ? CStringGetTextDatum(args[i]) : (Datum) 0;
 		nulls[i] = args[i] ? ' ' : 'n';
 	}
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, run_read_only, 0);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
@@ -715,6 +723,7 @@ modelflags_load_definitions(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
+	run_read_only = false;
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1181,10 +1190,15 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 		DefRoute   *r;
 		Datum		params;
 
-		while (feature < doc->nfeatures && strcmp(doc->features[feature].name, name) != 0)
+		/*
+		 * Both lists are in byte order.  A route whose feature is missing
+		 * (foreign keys bypassed, e.g. in replica mode) routes nothing, as
+		 * model_for ignores it: leave it out rather than fail the dump.
+		 */
+		while (feature < doc->nfeatures && strcmp(doc->features[feature].name, name) < 0)
 			feature++;
-		if (feature >= doc->nfeatures)
-			elog(ERROR, "route of unknown feature \"%s\"", name);
+		if (feature >= doc->nfeatures || strcmp(doc->features[feature].name, name) != 0)
+			continue;
 		r = def_add_route(doc, &doc->features[feature]);
 		check_node(doc, r);
 		r->position = DatumGetInt32(SPI_getbinval(t, desc, 2, &isnull));
@@ -1245,6 +1259,7 @@ modelflags_dump_definitions(PG_FUNCTION_ARGS)
 	char	   *volatile out = NULL;
 	text	   *volatile result = NULL;
 
+	run_read_only = true;
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1258,7 +1273,9 @@ modelflags_dump_definitions(PG_FUNCTION_ARGS)
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid definitions format \"%s\"", format),
+				 errmsg("invalid definitions format \"%.*s\"%s",
+						pg_mbcliplen(format, strlen(format), 64), format,
+						strlen(format) > 64 ? "..." : ""),
 				 errhint("Use 'yaml' or 'json'.")));
 
 	doc = def_new_document();
