@@ -113,3 +113,25 @@ INSERT INTO modelflags.routes (feature, position, model, params)
 SELECT model, params FROM modelflags.model_for('feature_4000', 'User:1');
 SELECT features, routes, (memory_bytes - :m0) / 4000 < 1000 AS under_1000_bytes_per_feature
   FROM modelflags.cache_info();
+
+-- A read above a Gather node runs in parallel mode, where no new snapshot
+-- can be taken: a stale cache is still brought up to date (sqlsmith found
+-- "cannot update SecondarySnapshot during a parallel operation" here).
+CREATE TABLE regress_util.parallel_rows AS SELECT g FROM generate_series(1, 20000) g;
+ANALYZE regress_util.parallel_rows;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+UPDATE modelflags.flags SET enabled = NOT coalesce(enabled, false) WHERE name = 'beta_small';
+EXPLAIN (COSTS OFF)
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_small', 'User:' || s.g))
+  FROM (SELECT g FROM regress_util.parallel_rows WHERE g % 2 = 0) s;
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_small', 'User:' || s.g)) AS enabled,
+       count(*) AS actors
+  FROM (SELECT g FROM regress_util.parallel_rows WHERE g % 2 = 0) s;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE regress_util.parallel_rows;

@@ -299,7 +299,12 @@ mf_view_refresh(void)
 	AcceptInvalidationMessages();
 	inval = mf_inval_count;
 	actor_inval = mf_actor_inval_count;
-	newest = mf_snapshot_covers(mf_view.snapshot, GetLatestSnapshot());
+	/*
+	 * In parallel mode (a read above a Gather node) no new snapshot can be
+	 * taken: then the state is brought to the answer snapshot but left
+	 * stale, and a full build goes to a private state.
+	 */
+	newest = !IsInParallelMode() && mf_snapshot_covers(mf_view.snapshot, GetLatestSnapshot());
 
 	/*
 	 * The delta knows rows, not DDL: check every column the state was read
