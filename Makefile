@@ -29,7 +29,7 @@ DEF_LIBS = -lyaml -lm
 # programs for unit tests, AddressSanitizer and fuzzing.
 CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o $(DEF_SRCS:.c=.o)
 SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/cache_delta.o \
-	src/actor_sets.o src/read_api.o src/triggers.o src/change_log.o src/fault.o src/definitions_api.o
+	src/actor_sets.o src/read_api.o src/triggers.o src/change_log.o src/flipper.o src/fault.o src/definitions_api.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

@@ -42,6 +42,7 @@
 
 #include "cache_int.h"
 #include "fault.h"
+#include "flipper.h"
 
 #define MF_SMALL_ACTOR_SET 32
 
@@ -132,6 +133,43 @@ mf_bloom_maybe(const MfActorSet *set, const char *actor, size_t len)
  */
 typedef void (*MfActorRowFn) (void *state, const char *actor, size_t len, bool opt_out);
 
+/* The same, from the gates of the attached Flipper tables (flipper.c). */
+typedef struct MfFlipperCount
+{
+	MfActorRowFn row;
+	void	   *state;
+	int64		n;
+} MfFlipperCount;
+
+static void
+mf_flipper_actor_row(void *arg, const char *actor, size_t len, bool opt_out)
+{
+	MfFlipperCount *fc = arg;
+
+	fc->row(fc->state, actor, len, opt_out);
+	fc->n++;
+}
+
+static int64
+mf_scan_flipper_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
+					   MfActorRowFn row, void *state)
+{
+	MfFlipperSource src;
+	MfFlipperCount fc = {row, state, 0};
+	char	   *name = text_to_cstring(c->flag_names[flag]);
+
+	memset(&src, 0, sizeof(src));
+	src.features = c->flipper_features;
+	src.gates = c->flipper_gates;
+	mf_flipper_open(&src);
+	mf_push_read_snapshot();
+	mf_flipper_scan_actors(&src, name, actor, actor_len, GetActiveSnapshot(), mf_flipper_actor_row, &fc);
+	PopActiveSnapshot();
+	mf_flipper_close(&src);
+	pfree(name);
+	return fc.n;
+}
+
 static int64
 mf_scan_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
 			   MfActorRowFn row, void *state)
@@ -145,6 +183,9 @@ mf_scan_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	int64		n = 0;
+
+	if (c->flag_flipper[flag] & MF_FLIPPER_OWNED)
+		return mf_scan_flipper_actors(c, flag, actor, actor_len, row, state);
 
 	/*
 	 * The cached OIDs may name tables another session has dropped since this
@@ -383,7 +424,11 @@ MfCacheFlagHasActors(MfCache *cache, int flag)
 static void
 mf_probe_row(void *state, const char *actor, size_t len, bool opt_out)
 {
-	*(MfActorGate *) state = opt_out ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
+	MfActorGate *gate = state;
+
+	/* an opt-out wins over a gate row of the same actor (Flipper's tables) */
+	if (*gate != MF_ACTOR_OPT_OUT)
+		*gate = opt_out ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
 }
 
 MfActorGate
@@ -396,10 +441,18 @@ MfCacheActorGate(MfCache *cache, int flag, const char *actor, size_t actor_len)
 		return MF_ACTOR_NONE;
 	if (set->bloom == NULL)
 	{
+		/*
+		 * Flipper's tables may hold an actor twice, as a gate and as GitLab's
+		 * opt-out ("User:1" and "User:1:opt_out"): the opt-out wins.
+		 */
 		for (int i = 0; i < set->count; i++)
 			if (set->lens[i] == actor_len && memcmp(set->actors[i], actor, actor_len) == 0)
-				return set->opt_out[i] ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
-		return MF_ACTOR_NONE;
+			{
+				if (set->opt_out[i])
+					return MF_ACTOR_OPT_OUT;
+				gate = MF_ACTOR_ENABLED;
+			}
+		return gate;
 	}
 	if (!mf_bloom_maybe(set, actor, actor_len))
 		return MF_ACTOR_NONE;

@@ -75,6 +75,9 @@ typedef struct MfCache
 	MfFlag	   *flags;			/* core view of each flag */
 	text	  **flag_names;		/* as text datums, for results */
 	MfActorSet **actor_sets;	/* parallel to flags; NULL until first used */
+	uint8	   *flag_flipper;	/* parallel to flags: MF_FLIPPER_* bits (flipper.h) */
+	Oid			flipper_features;	/* the attached Flipper tables, or InvalidOid */
+	Oid			flipper_gates;
 	MfActorSets *sets;			/* where actor sets are found and loaded */
 	MfCacheFeature *features;
 	MfCacheRoute *routes;

@@ -38,6 +38,7 @@
 
 #include "cache_int.h"
 #include "fault.h"
+#include "flipper.h"
 #include "rollout.h"
 
 /* Allocator for the core's string maps. */
@@ -188,6 +189,8 @@ typedef struct MfBuild
 	}		   *raw;
 	MfStrMap	provider_map;
 	MfStrMap	model_map;
+	uint8	   *flag_flipper;	/* MF_FLIPPER_* per flag, once Flipper flags came */
+	int			flipper_n;		/* entries of flag_flipper in use */
 } MfBuild;
 
 /* Column c (an MfColumnId) of the current row, in a row function. */
@@ -361,6 +364,79 @@ mf_build_table(MfBuild *b, Relation *rels, MfTableId table, Snapshot snap, MfRow
 	mf_scan_table(rels[table], snap, row, b);
 }
 
+/*
+ * Folds one flag kept by Flipper into the build: an existing modelflags flag
+ * of that name takes Flipper's gates (and keeps its default_enabled); a new
+ * name becomes a flag.
+ */
+static void
+mf_build_flipper_flag(void *arg, const MfFlipperFlag *ff)
+{
+	MfBuild    *b = arg;
+	MfCache    *c = b->cache;
+	size_t		len = strlen(ff->name);
+	int32		idx;
+	MfFlag	   *f;
+
+	if (!mf_strmap_get(&c->flag_map, 0, ff->name, len, &idx) || idx < 0)
+	{
+		text	   *name;
+
+		MF_GROW(b, c->flags, c->nflags);
+		if (b->names_cap < b->cap)
+		{
+			c->flag_names = c->flag_names
+				? repalloc_huge(c->flag_names, sizeof(text *) * b->cap)
+				: MemoryContextAllocHuge(b->cxt, sizeof(text *) * b->cap);
+			b->names_cap = b->cap;
+		}
+		name = (text *) MemoryContextAlloc(b->cxt, VARHDRSZ + len);
+		SET_VARSIZE(name, VARHDRSZ + len);
+		memcpy(VARDATA(name), ff->name, len);
+		idx = c->nflags++;
+		c->flag_names[idx] = name;
+		f = &c->flags[idx];
+		f->name = VARDATA(name);
+		f->name_len = len;
+		f->default_enabled = false;
+		mf_strmap_put(&c->flag_map, 0, VARDATA(name), len, idx);
+	}
+	f = &c->flags[idx];
+	f->enabled = ff->enabled;
+	f->pct_actors = ff->pct_actors;
+	f->pct_time = ff->pct_time;
+	f->has_actor_rows = -1;
+	if (idx >= b->flipper_n)
+	{
+		int			n = Max(idx + 1, 2 * b->flipper_n);
+
+		b->flag_flipper = b->flag_flipper
+			? repalloc_huge(b->flag_flipper, n)
+			: MemoryContextAllocHuge(b->cxt, n);
+		memset(b->flag_flipper + b->flipper_n, 0, n - b->flipper_n);
+		b->flipper_n = n;
+	}
+	b->flag_flipper[idx] = MF_FLIPPER_OWNED | ff->unsupported;
+}
+
+/* The flags of the attached Flipper tables, if any (flipper.c). */
+static void
+mf_build_flipper(MfBuild *b, Snapshot snap)
+{
+	MfFlipperSource src;
+	MfCache    *c = b->cache;
+
+	if (!mf_flipper_source(snap, &src))
+		return;
+	mf_flipper_open(&src);
+	c->flipper_features = src.features;
+	c->flipper_gates = src.gates;
+	/* the flag map is in scratch: puts may grow it there */
+	mf_flipper_read_all(&src, snap, mf_build_flipper_flag, b);
+	mf_flipper_close(&src);
+	mf_fault("build:flipper");
+}
+
 /* A copy of snap's visibility data (xmin, xmax, xip, subxip) in cxt. */
 static void
 mf_copy_snapshot(SnapshotData *dst, Snapshot snap, MemoryContext cxt)
@@ -424,12 +500,20 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	/*
 	 * Give back the doubling's slack (10,000 flags would keep 16,384), but
 	 * keep MF_FLAG_SLACK for flags that deltas add: the array never moves.
+	 * Flags kept by attached Flipper tables come in here (flipper.c).
 	 */
+	mf_map_names(&c->flag_map, scratch, c->nflags, mf_flag_name, c);
+	mf_build_flipper(&b, snap);
 	c->flags_cap = c->nflags + MF_FLAG_SLACK;
 	c->flags = c->flags ? repalloc_huge(c->flags, sizeof(MfFlag) * c->flags_cap)
 		: MemoryContextAllocHuge(cxt, sizeof(MfFlag) * c->flags_cap);
 	c->flag_names = c->flag_names ? repalloc_huge(c->flag_names, sizeof(text *) * c->flags_cap)
 		: MemoryContextAllocHuge(cxt, sizeof(text *) * c->flags_cap);
+	c->flag_flipper = b.flag_flipper
+		? repalloc_huge(b.flag_flipper, sizeof(uint8) * c->flags_cap)
+		: MemoryContextAllocZero(cxt, sizeof(uint8) * c->flags_cap);
+	if (b.flag_flipper)
+		memset(c->flag_flipper + b.flipper_n, 0, c->flags_cap - b.flipper_n);
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
 	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * c->flags_cap);
 

@@ -56,6 +56,7 @@
 
 #include "cache_int.h"
 #include "fault.h"
+#include "flipper.h"
 #include "rollout.h"
 
 /* Log rows read, and names patched, beyond which a full build is cheaper. */
@@ -366,6 +367,8 @@ typedef struct MfChange
 	text	   *name;			/* for a new entry: its name, in pcxt */
 	Jsonb	   *params;			/* models: new params, in pcxt */
 	text	   *provider_name;	/* models: in pcxt */
+	bool		flipper;		/* flags: kept by the attached Flipper tables */
+	MfFlipperFlag ff;			/* flags: Flipper's gates */
 } MfChange;
 
 /* Marks the features whose routes name text `name` in column kind (flag or model). */
@@ -424,6 +427,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	int			nfeatures_after;
 	SnapshotData snapcopy;
 	bool		availability_changed = false;
+	MfFlipperSource fsrc;
 	static const MfColumnId keycol[MF_NTABLES] = {
 		[MF_PROVIDERS] = MF_COL_PROVIDER_NAME,
 		[MF_MODELS] = MF_COL_MODEL_NAME,
@@ -447,6 +451,13 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(scratch);
 
+	if (OidIsValid(c->flipper_features))
+	{
+		memset(&fsrc, 0, sizeof(fsrc));
+		fsrc.features = c->flipper_features;
+		fsrc.gates = c->flipper_gates;
+		mf_flipper_open(&fsrc);
+	}
 	for (int t = 0; t < MF_NTABLES; t++)
 	{
 		ch[t] = palloc0(sizeof(MfChange) * Max(d->nkeys[t], 1));
@@ -461,6 +472,14 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			x->idx = mf_map_index(map, d->keys[t][k]);
 			x->row = mf_read_row(rels[t], (MfTableId) t, keycol[t], d->keys[t][k], snap, scratch);
 			x->gone = !x->row.found;
+			if (t == MF_FLAGS && OidIsValid(c->flipper_features))
+			{
+				char	   *name = text_to_cstring(d->keys[t][k]);
+
+				x->flipper = mf_flipper_read_one(&fsrc, name, snap, &x->ff);
+				if (x->flipper)
+					x->gone = false;
+			}
 			if (x->idx < 0 && x->gone)
 				continue;		/* came and went: nothing to do */
 			if (x->idx < 0)
@@ -477,6 +496,8 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			}
 		}
 	}
+	if (OidIsValid(c->flipper_features))
+		mf_flipper_close(&fsrc);
 	mf_fault("patch:read");
 
 	/* Room for new entries; the flags array must not move. */
@@ -714,7 +735,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	{
 		MfChange   *x = &ch[MF_FLAGS][k];
 
-		if (x->gone)
+		if (x->gone || x->flipper)
 			continue;
 		x->row.v[MF_COL_FLAG_PCT_ACTORS] = Int32GetDatum(mf_cutoff_of(&x->row));
 		x->row.v[MF_COL_FLAG_PCT_TIME] = Int32GetDatum(mf_time_of(&x->row));
@@ -815,6 +836,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			mf_strmap_put(&c->flag_map, 0, f->name, f->name_len, i);
 		}
 		f = &c->flags[i];
+		c->flag_flipper[i] = x->flipper ? MF_FLIPPER_OWNED | x->ff.unsupported : 0;
 		if (x->gone)
 		{
 			mf_strmap_put(&c->flag_map, 0, f->name, f->name_len, -1);
@@ -822,6 +844,15 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			f->pct_actors = -1;
 			f->pct_time = -1;
 			f->default_enabled = false;
+		}
+		else if (x->flipper)
+		{
+			/* Flipper's gates; default_enabled from modelflags.flags, if there */
+			f->enabled = x->ff.enabled;
+			f->pct_actors = x->ff.pct_actors;
+			f->pct_time = x->ff.pct_time;
+			f->default_enabled = x->row.found && !x->row.isnull[MF_COL_FLAG_DEFAULT] &&
+				DatumGetBool(x->row.v[MF_COL_FLAG_DEFAULT]);
 		}
 		else
 		{

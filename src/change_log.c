@@ -68,6 +68,7 @@ typedef struct MfPending
 	int			level;			/* lowest subtransaction level that wrote */
 	MfTableId	table;
 	bool		full;
+	bool		logged;			/* written already (mf_changelog_log_now) */
 	MfStrMap	seen;			/* the names, deduplicated */
 	int			nkeys;
 	char	  **keys;			/* MF_LOG_MAX_KEYS of them at most */
@@ -118,7 +119,10 @@ mf_pending_for(Relation rel, MfTableId table)
 void
 mf_changelog_note_full(Relation rel, MfTableId table)
 {
-	mf_pending_for(rel, table)->full = true;
+	MfPending  *p = mf_pending_for(rel, table);
+
+	p->full = true;
+	p->logged = false;
 }
 
 void
@@ -128,6 +132,7 @@ mf_changelog_note_key(Relation rel, MfTableId table, const char *key, size_t len
 	int32		ignored;
 	char	   *copy;
 
+	p->logged = false;
 	if (p->full || mf_strmap_get(&p->seen, 0, key, len, &ignored))
 		return;
 	if (p->nkeys >= MF_LOG_MAX_KEYS)
@@ -163,6 +168,68 @@ mf_rel_owner(Oid relid)
 	return owner;
 }
 
+/* Switches to the log's owner for the log's SPI; mf_as_owner_end switches back. */
+typedef struct MfAsOwner
+{
+	Oid			saved_user;
+	int			saved_sec;
+} MfAsOwner;
+
+static Oid
+mf_log_relid(void)
+{
+	Oid			nsp = get_namespace_oid("modelflags", true);
+
+	return OidIsValid(nsp) ? get_relname_relid("_cache_log", nsp) : InvalidOid;
+}
+
+static void
+mf_as_owner_begin(MfAsOwner *o, Oid logrel)
+{
+	GetUserIdAndSecContext(&o->saved_user, &o->saved_sec);
+	SetUserIdAndSecContext(mf_rel_owner(logrel),
+						   o->saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+mf_as_owner_end(MfAsOwner *o)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	SetUserIdAndSecContext(o->saved_user, o->saved_sec);
+}
+
+/* One log row: table, and the names (NULL: "full"). */
+static void
+mf_log_insert(MfTableId table, Datum *keys, bool *keynulls, int nkeys, bool full)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	values[0] = CStringGetTextDatum(mf_table_names[table]);
+	if (full)
+	{
+		values[1] = (Datum) 0;
+		nulls[1] = 'n';
+	}
+	else
+	{
+		int			dims[1] = {nkeys};
+		int			lbs[1] = {1};
+
+		values[1] = PointerGetDatum(construct_md_array(keys, keynulls, 1, dims, lbs,
+													   TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	if (SPI_execute_with_args("INSERT INTO modelflags._cache_log (txid, table_name, keys) "
+							  "VALUES (pg_catalog.pg_current_xact_id(), $1, $2)",
+							  2, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write modelflags._cache_log");
+}
+
 /*
  * Step 1 and 2 of the file header.  Runs as the log's owner, with every name
  * qualified: nobody's search_path or privileges matter.  A database whose
@@ -172,52 +239,33 @@ mf_rel_owner(Oid relid)
 static void
 mf_changelog_flush(void)
 {
-	Oid			nsp = get_namespace_oid("modelflags", true);
-	Oid			logrel = OidIsValid(nsp) ? get_relname_relid("_cache_log", nsp) : InvalidOid;
-	Oid			saved_user;
-	int			saved_sec;
-	Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
+	Oid			logrel = mf_log_relid();
+	MfAsOwner	o;
+	bool		any = false;
 
-	if (!OidIsValid(logrel))
+	for (int i = 0; i < mf_npending; i++)
+		any |= !mf_pending[i]->logged;
+	if (!OidIsValid(logrel) || !any)
 		return;
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(mf_rel_owner(logrel),
-						   saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mf_as_owner_begin(&o, logrel);
 	for (int i = 0; i < mf_npending; i++)
 	{
 		MfPending  *p = mf_pending[i];
-		Datum		values[2];
-		char		nulls[2] = {' ', ' '};
+		Datum	   *elems;
 
-		values[0] = CStringGetTextDatum(mf_table_names[p->table]);
-		if (p->full)
-		{
-			values[1] = (Datum) 0;
-			nulls[1] = 'n';
-		}
-		else
-		{
-			Datum	   *elems = palloc(sizeof(Datum) * Max(p->nkeys, 1));
-
-			for (int k = 0; k < p->nkeys; k++)
-				elems[k] = CStringGetTextDatum(p->keys[k]);
-			values[1] = PointerGetDatum(construct_array(elems, p->nkeys, TEXTOID, -1, false,
-														TYPALIGN_INT));
-		}
-		if (SPI_execute_with_args("INSERT INTO modelflags._cache_log (txid, table_name, keys) "
-								  "VALUES (pg_catalog.pg_current_xact_id(), $1, $2)",
-								  2, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not write modelflags._cache_log");
+		if (p->logged)
+			continue;
+		elems = palloc(sizeof(Datum) * Max(p->nkeys, 1));
+		for (int k = 0; k < p->nkeys; k++)
+			elems[k] = CStringGetTextDatum(p->keys[k]);
+		mf_log_insert(p->table, elems, NULL, p->nkeys, p->full);
 	}
 
 	/*
 	 * Pruning: delete all but the newest MF_LOG_KEEP rows (those another
 	 * writer holds are skipped, not waited for), and leave a marker naming
-	 * the oldest txid kept: a reader whose state is older than that may have
-	 * missed a deleted row and rebuilds in full (cache_delta.c).
+	 * the newest txid deleted: a reader whose state is older than that may
+	 * have missed a deleted row and rebuilds in full (cache_delta.c).
 	 */
 	if (pg_prng_uint32(&pg_global_prng_state) % MF_LOG_PRUNE_EVERY == 0)
 	{
@@ -236,9 +284,25 @@ mf_changelog_flush(void)
 						false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not prune modelflags._cache_log");
 	}
-	PopActiveSnapshot();
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
+	mf_as_owner_end(&o);
+}
+
+void
+mf_changelog_log_now(Relation rel, MfTableId table, Datum *keys, bool *keynulls, int nkeys)
+{
+	Oid			logrel = mf_log_relid();
+	MfPending  *p = mf_pending_for(rel, table);
+	MfAsOwner	o;
+
+	if (OidIsValid(logrel))
+	{
+		mf_as_owner_begin(&o, logrel);
+		mf_log_insert(table, keys, keynulls, nkeys, keys == NULL);
+		mf_as_owner_end(&o);
+	}
+	/* the early invalidation still goes at PRE_COMMIT; the log row is written */
+	if (!p->full && p->nkeys == 0)
+		p->logged = true;
 }
 
 /* Step 3 of the file header. */

@@ -17,6 +17,13 @@ extern void mf_changelog_note_key(Relation rel, MfTableId table, const char *key
 /* Records that this transaction changed too much of rel to list. */
 extern void mf_changelog_note_full(Relation rel, MfTableId table);
 
+/*
+ * Writes the log row of rel's table now (keys NULL: "full"), rather than at
+ * PRE_COMMIT, and still sends the early invalidation of rel at PRE_COMMIT:
+ * for writers that must not fail at commit (the Flipper triggers).
+ */
+extern void mf_changelog_log_now(Relation rel, MfTableId table, Datum *keys, bool *keynulls, int nkeys);
+
 /* Whether rel is already logged "full" in this transaction. */
 extern bool mf_changelog_key_is_full(Relation rel, MfTableId table);
 

@@ -7,7 +7,8 @@
  * flag's actor rows are read), actors:probe (before an index probe),
  * patch:read, patch:compile, patch:apply (a delta: after the changed rows
  * are read, after the changed features are compiled, just before the state
- * is written).
+ * is written), build:flipper (after the Flipper tables are read),
+ * flipper:note (in the trigger of the Flipper tables).
  * The ERROR raised is ERRCODE_OUT_OF_MEMORY, the one failure the tests
  * cannot cause for real; timeouts and cancels are caused for real by the
  * isolation specs.

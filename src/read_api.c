@@ -22,6 +22,7 @@
 
 #include "cache.h"
 #include "evaluate.h"
+#include "flipper.h"
 #include "rollout.h"
 
 PG_FUNCTION_INFO_V1(modelflags_is_enabled);
@@ -274,6 +275,8 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 	MfCacheModel *m = r->model >= 0 ? &c->models[r->model] : NULL;
 	const char *flag = r->flag >= 0 ? c->flags[r->flag].name : NULL;
 	int			flag_len = r->flag >= 0 ? (int) c->flags[r->flag].name_len : 0;
+	uint8		flipper = r->flag >= 0 ? c->flag_flipper[r->flag] : 0;
+	const char *source = (flipper & MF_FLIPPER_OWNED) ? ", kept by Flipper" : "";
 
 	switch (step->decision)
 	{
@@ -281,8 +284,8 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 		case MF_ROUTE_NOT_REACHED:
 			{
 				const char *why = r->flag == -1 ? pstrdup("no flag: always applies")
-					: psprintf("flag %.*s on (%s gate)", flag_len, flag,
-							   mf_gate_name(step->flag.gate));
+					: psprintf("flag %.*s on (%s gate%s)", flag_len, flag,
+							   mf_gate_name(step->flag.gate), source);
 
 				if (step->decision == MF_ROUTE_NOT_REACHED)
 					return psprintf("%s; an earlier route was chosen", why);
@@ -292,10 +295,17 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 			if (r->flag == -2)
 				return psprintf("flag %s does not exist", mf_text_cstring(r->flag_name));
 			if (step->flag.reason == MF_FLAG_OPTED_OUT)
-				return psprintf("actor opted out of flag %.*s", flag_len, flag);
+				return psprintf("actor opted out of flag %.*s%s", flag_len, flag,
+								(flipper & MF_FLIPPER_OWNED) ? " (Flipper)" : "");
 			if (step->flag.reason == MF_FLAG_DEFAULT)
 				return psprintf("flag %.*s off (never set; default_enabled is false)", flag_len, flag);
-			return psprintf("flag %.*s off", flag_len, flag);
+			if (flipper & (MF_FLIPPER_GROUPS | MF_FLIPPER_EXPRESSION))
+				return psprintf("flag %.*s off (kept by Flipper; its %s gates cannot be evaluated in the database and count as closed)",
+								flag_len, flag,
+								(flipper & MF_FLIPPER_GROUPS) && (flipper & MF_FLIPPER_EXPRESSION)
+								? "groups and expression" : (flipper & MF_FLIPPER_GROUPS) ? "groups" : "expression");
+			return psprintf("flag %.*s off%s", flag_len, flag,
+							(flipper & MF_FLIPPER_OWNED) ? " (kept by Flipper)" : "");
 		case MF_ROUTE_SKIPPED_MODEL:
 			if (r->model_name == NULL)
 				return pstrdup("the route names no model");

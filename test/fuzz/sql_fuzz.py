@@ -115,6 +115,27 @@ def populate_statements(yaml_doc):
          "('fuzz_outage', 2, 'fuzz_default_on', 'fuzz_down_model', '{}'), "
          "('fuzz_outage', 3, 'fuzz_actors_32', 'codestral_2501_fireworks', '{}') "
          "ON CONFLICT DO NOTHING", None),
+        # Flipper-shaped tables (GitLab's features/feature_gates), attached:
+        # writes to them must never fail, and flags kept there route.
+        ("CREATE TABLE IF NOT EXISTS fuzz_flipper_features (id bigserial PRIMARY KEY, key varchar NOT NULL UNIQUE, "
+         "created_at timestamp NOT NULL DEFAULT now(), updated_at timestamp NOT NULL DEFAULT now())", None),
+        ("CREATE TABLE IF NOT EXISTS fuzz_flipper_gates (id bigserial PRIMARY KEY, feature_key varchar NOT NULL, "
+         "key varchar NOT NULL, value text, created_at timestamp NOT NULL DEFAULT now(), "
+         "updated_at timestamp NOT NULL DEFAULT now(), UNIQUE (feature_key, key, value))", None),
+        ("INSERT INTO fuzz_flipper_features (key) VALUES ('fuzz_flipper_flag'), ('fuzz_actors_33') "
+         "ON CONFLICT DO NOTHING", None),
+        ("INSERT INTO fuzz_flipper_gates (feature_key, key, value) VALUES "
+         "('fuzz_flipper_flag', 'percentage_of_actors', '25.0'), ('fuzz_flipper_flag', 'actors', 'User:1'), "
+         "('fuzz_flipper_flag', 'actors', 'User:2:opt_out'), ('fuzz_flipper_flag', 'groups', 'admins'), "
+         "('fuzz_actors_33', 'boolean', 'true') ON CONFLICT DO NOTHING", None),
+        ("INSERT INTO fuzz_flipper_gates (feature_key, key, value) "
+         "SELECT 'fuzz_flipper_flag', 'actors', 'User:' || g FROM generate_series(10, 60) g ON CONFLICT DO NOTHING", None),
+        ("SELECT modelflags.attach_flipper('fuzz_flipper_features', 'fuzz_flipper_gates') "
+         "WHERE NOT EXISTS (SELECT FROM modelflags.flipper_source)", None),
+        ("INSERT INTO modelflags.features (name) VALUES ('fuzz_flipper') ON CONFLICT DO NOTHING", None),
+        ("INSERT INTO modelflags.routes (feature, position, flag, model) VALUES "
+         "('fuzz_flipper', 1, 'fuzz_actors_33', 'claude_sonnet_4_6_vertex'), "
+         "('fuzz_flipper', 2, NULL, 'claude_sonnet_4_5_20250929') ON CONFLICT DO NOTHING", None),
         # The ops role of README "Privileges", and a role with PUBLIC's rights only.
         ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fuzz_ops') THEN "
          "CREATE ROLE fuzz_ops LOGIN; END IF; "
@@ -321,6 +342,18 @@ class Gen:
     def gate(self):
         return self.rng.choice(['percentage_of_actors', 'percentage_of_time', None, '']), 'text'
 
+    def names(self):
+        r = self.rng.random()
+        if r < 0.3:
+            return None, 'text[]'
+        return [self.flag()[0] for _ in range(self.rng.randint(0, 4))], 'text[]'
+
+    def regclass(self):
+        # Tables that are not Flipper's (refused with a clear error), the
+        # fuzzer's own Flipper-shaped tables, NULL.
+        return self.rng.choice([None, 'modelflags.flags', 'modelflags.routes', 'pg_class',
+                                'fuzz_flipper_features', 'fuzz_flipper_gates']), 'regclass'
+
     def name_any(self):
         return self.pick_known(KNOWN_FLAGS + KNOWN_PROVIDERS + KNOWN_FEATURES + KNOWN_MODELS, 'fuzz_x'), 'text'
 
@@ -351,6 +384,11 @@ FUNCTIONS = {
     ('_pop_note', 1): ['note'],
     ('_ensure_flag', 1): ['flag'],
     ('_is_restore', 0): [],
+    ('_flipper_owns', 1): ['flag'],
+    ('_refuse_flipper_owned', 1): ['flag'],
+    ('_note_flipper', 1): ['names'],
+    ('attach_flipper', 3): ['regclass', 'regclass', 'note'],
+    ('detach_flipper', 1): ['note'],
 }
 READERS = ('is_enabled', 'model_for', 'explain', 'rollout_pct')
 
@@ -540,7 +578,7 @@ class Session(threading.Thread):
             (2, self.a_rollback), (6, self.a_savepoint), (5, self.a_rollback_to), (3, self.a_release),
             (5, self.a_timeouts), (4, self.a_lock), (1.5, self.a_cancel), (0.2, self.a_terminate),
             (1, self.a_replication_role), (0.4, self.a_churn), (0.8, self.a_sleep), (0.3, self.a_discard),
-            (0.05, self.a_drop_extension), (0.3, self.a_create_extension),
+            (0.05, self.a_drop_extension), (0.3, self.a_create_extension), (3, self.a_flipper),
         ]
         total = sum(w for w, _ in actions)
         x = rng.random() * total
@@ -550,6 +588,40 @@ class Session(threading.Thread):
                 f(rng)
                 return
         actions[-1][1](rng)
+
+    def a_flipper(self, rng):
+        """Rails-like writes to the attached Flipper tables (research/flipper-tables.md
+        §1.3): they must never fail because of modelflags."""
+        g = Gen(rng, self.dumps)
+        flag = rng.choice(['fuzz_flipper_flag', 'fuzz_actors_33', 'incident_fail_over_generation_provider',
+                           g.flag()[0] or 'x'])
+        kind = rng.choice(['add', 'enable', 'disable', 'actor', 'opt_out', 'pct', 'group', 'remove',
+                           'update', 'truncate'])
+        if kind == 'add':
+            q, p = 'INSERT INTO fuzz_flipper_features (key) VALUES (%s) ON CONFLICT DO NOTHING', [flag]
+        elif kind == 'enable':
+            q, p = ("WITH d AS (DELETE FROM fuzz_flipper_gates WHERE feature_key = %s) "
+                    "INSERT INTO fuzz_flipper_gates (feature_key, key, value) VALUES (%s, 'boolean', 'true')"), [flag, flag]
+        elif kind == 'disable':
+            q, p = 'DELETE FROM fuzz_flipper_gates WHERE feature_key = %s', [flag]
+        elif kind in ('actor', 'opt_out'):
+            q, p = ("INSERT INTO fuzz_flipper_gates (feature_key, key, value) VALUES (%s, 'actors', %s) "
+                    "ON CONFLICT DO NOTHING"), [flag, (g.actor()[0] or 'User:1') + (':opt_out' if kind == 'opt_out' else '')]
+        elif kind == 'pct':
+            q, p = ("INSERT INTO fuzz_flipper_gates (feature_key, key, value) VALUES (%s, %s, %s) "
+                    "ON CONFLICT DO NOTHING"), [flag, rng.choice(['percentage_of_actors', 'percentage_of_time']),
+                                                rng.choice(['25', '25.0', '12.5', '0', '100', 'abc', '1e400', '-5', ''])]
+        elif kind == 'group':
+            q, p = ("INSERT INTO fuzz_flipper_gates (feature_key, key, value) VALUES (%s, %s, 'admins') "
+                    "ON CONFLICT DO NOTHING"), [flag, rng.choice(['groups', 'expression', 'unknown_gate'])]
+        elif kind == 'remove':
+            q, p = ("WITH d AS (DELETE FROM fuzz_flipper_gates WHERE feature_key = %s) "
+                    "DELETE FROM fuzz_flipper_features WHERE key = %s"), [flag, flag]
+        elif kind == 'update':
+            q, p = "UPDATE fuzz_flipper_gates SET value = %s WHERE feature_key = %s", [rng.choice(['true', '50', None]), flag]
+        else:
+            q, p = rng.choice(['TRUNCATE fuzz_flipper_gates', 'TRUNCATE fuzz_flipper_features']), []
+        self.execute(q, p, what='flipper ' + kind)
 
     def pick_function(self, rng):
         """Half the calls read (the hot path, where the cache lives; the
