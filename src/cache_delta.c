@@ -428,14 +428,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	SnapshotData snapcopy;
 	bool		availability_changed = false;
 	MfFlipperSource fsrc;
-	static const MfColumnId keycol[MF_NTABLES] = {
-		[MF_PROVIDERS] = MF_COL_PROVIDER_NAME,
-		[MF_MODELS] = MF_COL_MODEL_NAME,
-		[MF_FLAGS] = MF_COL_FLAG_NAME,
-		[MF_FLAG_ACTORS] = MF_COL_ACTOR_FLAG,
-		[MF_FEATURES] = MF_COL_FEATURE_NAME,
-		[MF_ROUTES] = MF_COL_ROUTE_FEATURE,
-	};
+	const MfColumnId *keycol = mf_log_key_column;
 
 	for (int t = 0; t < MF_NTABLES; t++)
 		if (d->full[t] && t != MF_FLAG_ACTORS)

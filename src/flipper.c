@@ -99,11 +99,14 @@ mf_time_thousandths(double v)
 	return (int32) llround(v * MF_PCT_SCALE);
 }
 
-/* The index of gates on (feature_key, key, value), or InvalidOid. */
+/*
+ * A plain index of rel whose first natts key columns are att[0..natts), or
+ * InvalidOid.
+ */
 static Oid
-mf_find_gates_index(Relation gates, const AttrNumber *att)
+mf_find_index(Relation rel, int natts, const AttrNumber *att)
 {
-	List	   *indexes = RelationGetIndexList(gates);
+	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
 	Oid			found = InvalidOid;
 
@@ -111,10 +114,12 @@ mf_find_gates_index(Relation gates, const AttrNumber *att)
 	{
 		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
 		Form_pg_index ix = index->rd_index;
+		bool		match = ix->indnkeyatts >= natts &&
+			RelationGetIndexPredicate(index) == NIL && RelationGetIndexExpressions(index) == NIL;
 
-		if (ix->indnkeyatts >= 3 && ix->indkey.values[0] == att[0] &&
-			ix->indkey.values[1] == att[1] && ix->indkey.values[2] == att[2] &&
-			RelationGetIndexPredicate(index) == NIL && RelationGetIndexExpressions(index) == NIL)
+		for (int i = 0; match && i < natts; i++)
+			match = ix->indkey.values[i] == att[i];
+		if (match)
 			found = RelationGetRelid(index);
 		index_close(index, AccessShareLock);
 		if (OidIsValid(found))
@@ -198,7 +203,7 @@ mf_flipper_open(MfFlipperSource *src)
 	src->f_key = mf_text_column(src->frel, "key", false);
 	for (int i = 0; i < 4; i++)
 		src->g_att[i] = mf_text_column(src->grel, mf_gate_columns[i], i == 3);
-	src->gates_index = mf_find_gates_index(src->grel, src->g_att);
+	src->gates_index = mf_find_index(src->grel, 3, src->g_att);
 	if (!OidIsValid(src->gates_index))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -365,24 +370,8 @@ mf_flipper_read_one(MfFlipperSource *src, const char *name, Snapshot snap, MfFli
 	mf_flipper_flag_init(out);
 	out->name = pstrdup(name);
 
-	/* the features row: by a unique index on key if there is one, else a scan */
-	{
-		List	   *indexes = RelationGetIndexList(src->frel);
-		ListCell   *lc;
-
-		foreach(lc, indexes)
-		{
-			Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
-
-			if (index->rd_index->indnkeyatts >= 1 && index->rd_index->indkey.values[0] == src->f_key &&
-				RelationGetIndexPredicate(index) == NIL && RelationGetIndexExpressions(index) == NIL)
-				fkey_index = RelationGetRelid(index);
-			index_close(index, AccessShareLock);
-			if (OidIsValid(fkey_index))
-				break;
-		}
-		list_free(indexes);
-	}
+	/* the features row: by an index on key if there is one, else a scan */
+	fkey_index = mf_find_index(src->frel, 1, &src->f_key);
 	ScanKeyEntryInitialize(&sk[0], 0, src->f_key, BTEqualStrategyNumber, InvalidOid,
 						   TupleDescAttr(RelationGetDescr(src->frel), src->f_key - 1)->attcollation,
 						   F_TEXTEQ, CStringGetTextDatum(name));

@@ -24,6 +24,15 @@ const MfColumnDef mf_columns[MF_NCOLUMNS] = {
 #undef MF_X_DEF
 };
 
+const MfColumnId mf_log_key_column[MF_NTABLES] = {
+	[MF_PROVIDERS] = MF_COL_PROVIDER_NAME,
+	[MF_MODELS] = MF_COL_MODEL_NAME,
+	[MF_FLAGS] = MF_COL_FLAG_NAME,
+	[MF_FLAG_ACTORS] = MF_COL_ACTOR_FLAG,
+	[MF_FEATURES] = MF_COL_FEATURE_NAME,
+	[MF_ROUTES] = MF_COL_ROUTE_FEATURE,
+};
+
 void
 mf_schema_attnums(Relation rel, MfTableId table, AttrNumber *attnums)
 {

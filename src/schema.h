@@ -73,6 +73,13 @@ extern const char *const mf_table_names[MF_NTABLES];
 extern const MfColumnDef mf_columns[MF_NCOLUMNS];
 
 /*
+ * Per table, the column that names what a row changes for the routing
+ * caches (change_log.c, cache_delta.c): the name; for an actor gate its
+ * flag, for a route its feature.
+ */
+extern const MfColumnId mf_log_key_column[MF_NTABLES];
+
+/*
  * The attribute numbers of table's columns in rel, indexed by MfColumnId
  * (other tables' entries are left alone).  Raises an ERROR naming the column
  * when one is missing or has another type.

@@ -111,14 +111,6 @@ mf_invalidate_row(Relation rel, MfTableId table)
 static MfTableId
 mf_trigger_table(Relation rel, AttrNumber *key_attnum)
 {
-	static const MfColumnId key_column[MF_NTABLES] = {
-		[MF_PROVIDERS] = MF_COL_PROVIDER_NAME,
-		[MF_MODELS] = MF_COL_MODEL_NAME,
-		[MF_FLAGS] = MF_COL_FLAG_NAME,
-		[MF_FLAG_ACTORS] = MF_COL_ACTOR_FLAG,
-		[MF_FEATURES] = MF_COL_FEATURE_NAME,
-		[MF_ROUTES] = MF_COL_ROUTE_FEATURE,
-	};
 	const char *name = RelationGetRelationName(rel);
 
 	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), "modelflags") == 0)
@@ -128,7 +120,7 @@ mf_trigger_table(Relation rel, AttrNumber *key_attnum)
 				AttrNumber	attnums[MF_NCOLUMNS];
 
 				mf_schema_attnums(rel, (MfTableId) t, attnums);
-				*key_attnum = attnums[key_column[t]];
+				*key_attnum = attnums[mf_log_key_column[t]];
 				return (MfTableId) t;
 			}
 	ereport(ERROR,
