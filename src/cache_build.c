@@ -187,11 +187,64 @@ typedef struct MfBuild
 		text	   *model;
 		Jsonb	   *params;
 	}		   *raw;
+	/*
+	 * The compiled state's names, parameters and small arrays, carved one
+	 * after another from blocks of MF_POOL_BLOCK: ten thousand flag names
+	 * palloc'd one by one would each pay a chunk header and a power-of-two
+	 * rounding (48 bytes for a 20-byte name).
+	 */
+	char	   *pool;
+	size_t		pool_left;
 	MfStrMap	provider_map;
 	MfStrMap	model_map;
 	uint8	   *flag_flipper;	/* MF_FLIPPER_* per flag, once Flipper flags came */
 	int			flipper_n;		/* entries of flag_flipper in use */
 } MfBuild;
+
+#define MF_POOL_BLOCK (32 * 1024)
+
+/* size bytes, MAXALIGNed, from b's pool in b->cxt (see MfBuild.pool). */
+static void *
+mf_pool_alloc(MfBuild *b, size_t size)
+{
+	void	   *p;
+
+	size = MAXALIGN(size);
+	if (size > MF_POOL_BLOCK / 8)
+		return MemoryContextAllocHuge(b->cxt, size);
+	if (size > b->pool_left)
+	{
+		b->pool = MemoryContextAlloc(b->cxt, MF_POOL_BLOCK);
+		b->pool_left = MF_POOL_BLOCK;
+	}
+	p = b->pool;
+	b->pool += size;
+	b->pool_left -= size;
+	return p;
+}
+
+/* A text of len bytes, in b's pool. */
+static text *
+mf_pool_text(MfBuild *b, const char *bytes, size_t len)
+{
+	text	   *t = mf_pool_alloc(b, VARHDRSZ + len);
+
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), bytes, len);
+	return t;
+}
+
+/* A varlena datum (text, jsonb) detoasted into b's pool, 4-byte header. */
+static void *
+mf_pool_varlena(MfBuild *b, Datum d)
+{
+	struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+	void	   *copy = mf_pool_text(b, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+
+	if ((Pointer) v != DatumGetPointer(d))
+		pfree(v);
+	return copy;
+}
 
 /* Column c (an MfColumnId) of the current row, in a row function. */
 #define COLV(c) (v[b->col[(c)] - 1])
@@ -216,7 +269,7 @@ mf_row_provider(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->providers, c->nproviders);
 	p = &c->providers[c->nproviders++];
-	p->name = mf_copy_text(b->cxt, COLV(MF_COL_PROVIDER_NAME));
+	p->name = mf_pool_varlena(b, COLV(MF_COL_PROVIDER_NAME));
 	p->available = COLNULL(MF_COL_PROVIDER_AVAILABLE) ? false
 		: DatumGetBool(COLV(MF_COL_PROVIDER_AVAILABLE));
 }
@@ -231,12 +284,12 @@ mf_row_model(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->models, c->nmodels);
 	m = &c->models[c->nmodels++];
-	m->name = mf_copy_text(b->cxt, COLV(MF_COL_MODEL_NAME));
+	m->name = mf_pool_varlena(b, COLV(MF_COL_MODEL_NAME));
 	provider = COLNULL(MF_COL_MODEL_PROVIDER) ? NULL : DatumGetTextPP(COLV(MF_COL_MODEL_PROVIDER));
 	m->provider = mf_lookup(&b->provider_map, provider);
-	m->provider_name = provider ? mf_copy_text(b->cxt, PointerGetDatum(provider)) : NULL;
+	m->provider_name = provider ? mf_pool_varlena(b, PointerGetDatum(provider)) : NULL;
 	m->enabled = COLNULL(MF_COL_MODEL_ENABLED) ? false : DatumGetBool(COLV(MF_COL_MODEL_ENABLED));
-	m->params = COLNULL(MF_COL_MODEL_PARAMS) ? NULL : mf_copy_jsonb(b->cxt, COLV(MF_COL_MODEL_PARAMS));
+	m->params = COLNULL(MF_COL_MODEL_PARAMS) ? NULL : mf_pool_varlena(b, COLV(MF_COL_MODEL_PARAMS));
 }
 
 static void
@@ -257,7 +310,7 @@ mf_row_flag(void *state, Datum *v, bool *isnull)
 		b->names_cap = b->cap;
 	}
 
-	name = mf_copy_text(b->cxt, COLV(MF_COL_FLAG_NAME));
+	name = mf_pool_varlena(b, COLV(MF_COL_FLAG_NAME));
 	c->flag_names[c->nflags] = name;
 	f = &c->flags[c->nflags++];
 	f->name = VARDATA_ANY(name);
@@ -279,7 +332,7 @@ mf_row_feature(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->features, c->nfeatures);
 	f = &c->features[c->nfeatures++];
-	f->name = mf_copy_text(b->cxt, COLV(MF_COL_FEATURE_NAME));
+	f->name = mf_pool_varlena(b, COLV(MF_COL_FEATURE_NAME));
 	f->first_route = 0;
 	f->nroutes = 0;
 	f->core_routes = NULL;
@@ -390,9 +443,7 @@ mf_build_flipper_flag(void *arg, const MfFlipperFlag *ff)
 				: MemoryContextAllocHuge(b->cxt, sizeof(text *) * b->cap);
 			b->names_cap = b->cap;
 		}
-		name = (text *) MemoryContextAlloc(b->cxt, VARHDRSZ + len);
-		SET_VARSIZE(name, VARHDRSZ + len);
-		memcpy(VARDATA(name), ff->name, len);
+		name = mf_pool_text(b, ff->name, len);
 		idx = c->nflags++;
 		c->flag_names[idx] = name;
 		f = &c->flags[idx];
@@ -556,14 +607,14 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 		m = r->model >= 0 ? &c->models[r->model] : NULL;
 		/* A name found in a map is byte for byte the one kept there: share it. */
 		r->flag_name = r->flag >= 0 ? c->flag_names[r->flag]
-			: raw->flag ? mf_copy_text(cxt, PointerGetDatum(raw->flag)) : NULL;
+			: raw->flag ? mf_pool_varlena(&b, PointerGetDatum(raw->flag)) : NULL;
 		r->model_name = m ? m->name
-			: raw->model ? mf_copy_text(cxt, PointerGetDatum(raw->model)) : NULL;
+			: raw->model ? mf_pool_varlena(&b, PointerGetDatum(raw->model)) : NULL;
 		if (m == NULL)
 			r->params = NULL;
 		else if (raw->params == NULL || JB_ROOT_COUNT(raw->params) == 0 || m->params == NULL)
 			r->params = m->params ? m->params :
-				(raw->params ? mf_copy_jsonb(cxt, JsonbPGetDatum(raw->params)) : NULL);
+				(raw->params ? mf_pool_varlena(&b, JsonbPGetDatum(raw->params)) : NULL);
 		else
 		{
 			/*
@@ -576,7 +627,7 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 													 JsonbPGetDatum(raw->params));
 
 			MemoryContextSwitchTo(old);
-			r->params = mf_copy_jsonb(cxt, merged);
+			r->params = mf_pool_varlena(&b, merged);
 		}
 	}
 
@@ -585,7 +636,8 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	{
 		MfCacheFeature *feat = &c->features[f];
 
-		feat->core_routes = MemoryContextAllocZero(cxt, sizeof(MfRoute) * Max(feat->nroutes, 1));
+		feat->core_routes = mf_pool_alloc(&b, sizeof(MfRoute) * Max(feat->nroutes, 1));
+		memset(feat->core_routes, 0, sizeof(MfRoute) * Max(feat->nroutes, 1));
 		for (int i = 0; i < feat->nroutes; i++)
 		{
 			MfCacheRoute *r = &c->routes[feat->first_route + i];
