@@ -22,7 +22,7 @@ DEF_SRCS = src/def_util.c src/def_document.c src/def_parse.c src/def_tree.c \
 	src/def_read_yaml.c src/def_read_json.c src/def_bind.c src/def_bind_gitlab.c \
 	src/def_refs.c src/def_rows.c src/def_write.c
 DEF_HEADERS = src/definitions.h src/definitions_int.h src/strmap.h
-DEF_LIBS = -lyaml -lm
+DEF_LIBS = -lyaml -lcjson -lm
 
 # The pure core (no PostgreSQL headers) and the thin PostgreSQL shell.
 # Core files include no PostgreSQL header: test/ builds them into plain

@@ -2,7 +2,7 @@
  * definitions.h — definitions as code: the pure core of load_definitions,
  * dump_definitions and modelflags-lint.
  *
- * A definitions document (YAML read with libyaml, JSON with our own reader) is
+ * A definitions document (YAML read with libyaml, JSON with cJSON) is
  * parsed into a DefDocument: arrays of providers, models, flags and features
  * (with their ordered routes), each field marked present or absent, every
  * value already checked against the same rules as the database triggers,
@@ -31,9 +31,10 @@
 #include <stdint.h>
 
 /*
- * Limits, all enforced before the limited thing is allocated.  Nesting and
- * the length of a number have none of their own (jsonb has none): no
+ * Limits, all enforced before the limited thing is allocated.  The length
+ * of a number has none (jsonb has none), nor has the nesting of YAML: no
  * reader, tree walk or writer recurses on depth, and each level is a node.
+ * JSON nests at most DEF_MAX_JSON_DEPTH levels, cJSON's own limit.
  * dump_definitions refuses what would exceed them, so that whatever it
  * writes, load_definitions reads.
  */
@@ -49,6 +50,17 @@
  * 20,000 nested flow collections; block style and JSON have no such cost).
  */
 #define DEF_MAX_YAML_FLOW_WORK	200000000
+/*
+ * JSON is read with cJSON, which recurses and stops at CJSON_NESTING_LIMIT
+ * (1000 in Debian's build): lists and mappings nested deeper are refused
+ * before cJSON runs.  The document's own levels count: a model's params sit
+ * inside DEF_MODEL_PARAMS_LEVELS of them (the top-level mapping, "models",
+ * the model), a route's inside DEF_ROUTE_PARAMS_LEVELS.  YAML takes deeper
+ * documents.
+ */
+#define DEF_MAX_JSON_DEPTH		1000
+#define DEF_MODEL_PARAMS_LEVELS	3
+#define DEF_ROUTE_PARAMS_LEVELS	5
 #define DEF_MAX_ERRORS			50		/* errors collected per document */
 
 /* What went wrong; the shell maps each kind to one SQLSTATE. */
@@ -336,6 +348,8 @@ typedef struct DefWritten
 	size_t		len;			/* bytes, without the final NUL */
 	uint64_t	nodes;			/* the nodes def_parse counts in it */
 	uint64_t	flow_work;		/* YAML: what def_parse holds to DEF_MAX_YAML_FLOW_WORK */
+	uint32_t	depth;			/* the deepest nesting of lists and mappings, the
+								 * document's own included (DEF_MAX_JSON_DEPTH) */
 	bool		too_large;		/* more than max_bytes: NULL was returned */
 } DefWritten;
 

@@ -786,12 +786,18 @@ modelflags_load_definitions(PG_FUNCTION_ARGS)
  *      write are counted (params, texts), so that it stops at the limits;
  *   3. the text is written with the byte limit, counting the nodes the
  *      parser will count, and both are checked exactly.
- * Nesting and number length have no limit (the parser has none), so no
- * value the tables accept makes a dump fail; only sizes do.
+ * Numbers have no length limit (the parser has none).  Nesting: a YAML
+ * dump carries params nested about 20,000 levels (DEF_MAX_YAML_FLOW_WORK),
+ * more than jsonb holds with the default max_stack_depth (about 14,500), so
+ * no value the tables accept with the default settings makes the default
+ * dump fail, only sizes do.  JSON is read with cJSON, at most
+ * DEF_MAX_JSON_DEPTH levels: a JSON dump refuses deeper params as soon as
+ * it reads them (step 2), naming them.
  */
 typedef struct DumpBudget
 {
 	bool		state;
+	bool		json;			/* JSON output: DEF_MAX_JSON_DEPTH */
 	uint64		nodes;			/* the dump has at least this many nodes */
 	uint64		bytes;			/* ... and at least this many bytes */
 } DumpBudget;
@@ -949,12 +955,15 @@ column_bool(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 /*
  * A jsonb value (params) as a DefNode tree, without recursion: the open
  * containers are on a palloc'd stack as deep as the value (jsonb has no
- * depth limit but the stack's; nor has the parser).  Each container is
- * appended to its parent when it ends, so that its node count and height
- * are complete.  Counted against the budget as it goes.
+ * depth limit but the stack's; nor has the YAML reader).  Each container
+ * is appended to its parent when it ends, so that its node count and
+ * height are complete.  Counted against the budget as it goes.  For a JSON
+ * dump, a value nested deeper than max_depth levels is refused as soon as
+ * the level past them opens.
  */
 static DefNode *
-jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, DumpBudget *budget)
+jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, int max_depth,
+			  DumpBudget *budget)
 {
 	typedef struct Open
 	{
@@ -989,6 +998,15 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, DumpBudget *budget
 								 errdetail("load_definitions reads at most %d items in one list or mapping.",
 										   DEF_MAX_ITEMS),
 								 errhint(DUMP_HINT)));
+					if (budget->json && depth >= max_depth)
+						ereport(ERROR,
+								(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+								 errmsg("params of %s nest more than %d levels, too deep for a JSON definitions document",
+										owner, max_depth),
+								 errdetail("load_definitions reads JSON nested at most %d levels (cJSON's limit), the document's own included: params nest at most %d levels in a model, %d in a route.",
+										   DEF_MAX_JSON_DEPTH, DEF_MAX_JSON_DEPTH - DEF_MODEL_PARAMS_LEVELS,
+										   DEF_MAX_JSON_DEPTH - DEF_ROUTE_PARAMS_LEVELS),
+								 errhint("Dump with format => 'yaml' (the default): YAML takes params nested up to about 20000 levels.")));
 					budget_add(budget, 1, 2, owner);
 					n = def_node_new(doc, tok == WJB_BEGIN_ARRAY ? DEF_NODE_ARRAY : DEF_NODE_OBJECT, NULL, 0);
 					check_node(doc, n);
@@ -1105,7 +1123,8 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 		m->provider = def_strdup(doc, column_text_counted(t, desc, 2, budget, "the models"));
 		params = SPI_getbinval(t, desc, 3, &isnull);
 		m->params = isnull ? NULL :
-			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("model \"%s\"", m->name), budget);
+			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("model \"%s\"", m->name),
+						  DEF_MAX_JSON_DEPTH - DEF_MODEL_PARAMS_LEVELS, budget);
 		m->enabled = column_bool(t, desc, 4, &isnull);
 		m->description = def_strdup(doc, column_text_counted(t, desc, 5, budget, "the models"));
 	}
@@ -1207,7 +1226,7 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 		params = SPI_getbinval(t, desc, 5, &isnull);
 		r->params = isnull ? NULL :
 			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("route %s[%d]", name, r->position),
-						  budget);
+						  DEF_MAX_JSON_DEPTH - DEF_ROUTE_PARAMS_LEVELS, budget);
 		r->note = def_strdup(doc, column_text_counted(t, desc, 6, budget, "the routes"));
 	}
 	if (doc->oom)
@@ -1216,7 +1235,8 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 
 /*
  * A YAML dump too deeply nested for YAML (DEF_MAX_YAML_FLOW_WORK): names
- * the deepest params, which JSON writes as well as any.
+ * the deepest params.  JSON nests less deeply still (DEF_MAX_JSON_DEPTH);
+ * only a server whose max_stack_depth was raised holds such params.
  */
 static void
 refuse_deep_yaml(const DefDocument *doc)
@@ -1245,7 +1265,8 @@ refuse_deep_yaml(const DefDocument *doc)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("params of %s nest %u levels, too deep for a YAML definitions document", owner, height),
 			 errdetail("load_definitions reads YAML flow collections nested about 20000 levels at most, for libyaml's time grows with their depth."),
-			 errhint("Dump with format => 'json', which has no such limit.")));
+			 errhint("No definitions document holds params nested that deep (JSON nests at most %d levels); pg_dump and COPY keep them.",
+					 DEF_MAX_JSON_DEPTH)));
 }
 
 /* dump_definitions(format text, state boolean) returns text */
@@ -1283,7 +1304,7 @@ modelflags_dump_definitions(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
-		DumpBudget	budget = {state, 0, 0};
+		DumpBudget	budget = {state, output == DEF_OUTPUT_JSON, 0, 0};
 		DefWritten	written;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -1303,6 +1324,14 @@ modelflags_dump_definitions(PG_FUNCTION_ARGS)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		if (output == DEF_OUTPUT_YAML && written.flow_work > DEF_MAX_YAML_FLOW_WORK)
 			refuse_deep_yaml(doc);
+		/* refused while reading (jsonb_to_node); checked again, exactly */
+		if (output == DEF_OUTPUT_JSON && written.depth > DEF_MAX_JSON_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the definitions dump would nest %u levels, more than a JSON definitions document can",
+							written.depth),
+					 errdetail("load_definitions reads JSON nested at most %d levels.", DEF_MAX_JSON_DEPTH),
+					 errhint("Dump with format => 'yaml' (the default).")));
 		if (written.nodes > DEF_MAX_NODES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
