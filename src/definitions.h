@@ -136,11 +136,17 @@ struct DefNode
 };
 
 /* Bits of DefProvider.present etc.: which fields the document gave. */
+/*
+ * The bits of the fields that are columns (DEF_*_COLUMNS) are those
+ * src/schema_catalogue.h gives the tables' columns: def_rows.c checks both
+ * at build time.
+ */
 enum
 {
 	DEF_PROVIDER_AVAILABLE = 1 << 0,
 	DEF_PROVIDER_NOTE = 1 << 1
 };
+#define DEF_PROVIDER_COLUMNS	((unsigned) (DEF_PROVIDER_AVAILABLE | DEF_PROVIDER_NOTE))
 enum
 {
 	DEF_MODEL_PROVIDER = 1 << 0,
@@ -148,6 +154,8 @@ enum
 	DEF_MODEL_ENABLED = 1 << 2,
 	DEF_MODEL_DESCRIPTION = 1 << 3
 };
+#define DEF_MODEL_COLUMNS	((unsigned) (DEF_MODEL_PROVIDER | DEF_MODEL_PARAMS | DEF_MODEL_ENABLED | \
+									 DEF_MODEL_DESCRIPTION))
 enum
 {
 	DEF_FLAG_ENABLED = 1 << 0,
@@ -171,6 +179,7 @@ enum
 	DEF_FEATURE_DESCRIPTION = 1 << 0,
 	DEF_FEATURE_ROUTES = 1 << 1 /* not a column: rows of routes */
 };
+#define DEF_FEATURE_COLUMNS	((unsigned) DEF_FEATURE_DESCRIPTION)
 
 /* Tables, for def_rows_json and def_column_*. */
 typedef enum DefTable
