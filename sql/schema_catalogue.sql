@@ -7,7 +7,8 @@
 -- catalogue, with the same type and the same primary-key membership, and
 -- the catalogue has no column the tables lack; the other tables of schema
 -- modelflags are listed, so that a new one is a decision, not an
--- oversight.  The C code builds its column lists from the catalogue (the
+-- oversight; every column of the catalogue survives dump_definitions and
+-- load_definitions, in YAML and in JSON.  The C code builds its column lists from the catalogue (the
 -- routing cache's reads, load_definitions' and dump_definitions' SQL, the
 -- rows of the parser), so a column added to or renamed in the DDL alone
 -- fails here rather than in a backend.
@@ -59,3 +60,74 @@ SELECT c.relname AS not_in_the_catalogue
 
 -- Every column says what uses it.
 SELECT table_name, column_name FROM catalogue WHERE coalesce(uses, '') = '';
+
+--
+-- Every column of the catalogue survives dump_definitions and
+-- load_definitions, in YAML and in JSON: rows in which each column takes
+-- at least two values (so one is not its default) are dumped, the tables
+-- emptied and the dump loaded; the rows, compared whole (to_jsonb, so a
+-- new column is compared too), are the same.  A column the catalogue gains
+-- is caught twice: the rows below do not vary it until they are told to,
+-- and then a dump or load that does not carry it changes the rows.
+--
+CREATE FUNCTION pg_temp.catalogue_rows() RETURNS TABLE (table_name text, r jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT DISTINCT c.table_name FROM catalogue c ORDER BY 1 LOOP
+        RETURN QUERY EXECUTE format('SELECT %L::text, to_jsonb(x) FROM modelflags.%I x', t, t);
+    END LOOP;
+END $$;
+
+BEGIN;
+TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
+         modelflags.flag_actors, modelflags.features, modelflags.routes;
+INSERT INTO modelflags.providers (name, available, note)
+VALUES ('anthropic', true, NULL), ('vertex_ai', false, 'an outage');
+INSERT INTO modelflags.models (name, provider, params, enabled, description)
+VALUES ('claude', 'anthropic', '{"max_tokens": 64000, "temperature": 0.5}', true, NULL),
+       ('gemini', 'vertex_ai', '{}', false, 'the backup');
+INSERT INTO modelflags.flags (name, enabled, percentage_of_actors, percentage_of_time, type,
+                              default_enabled, "group", milestone, description, introduced_by_url,
+                              rollout_issue_url, feature_issue_url, log_state_changes)
+VALUES ('failover', true, NULL, NULL, 'ops', false, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+       ('migration', false, 12.5, 0.125, 'beta', true, 'group::ai', '18.1', 'to the new model',
+        'https://example.com/mr/1', 'https://example.com/issue/2', 'https://example.com/issue/3', true);
+INSERT INTO modelflags.flag_actors (flag, actor, opt_out)
+VALUES ('migration', 'User:1', false), ('migration', 'User:2', true), ('failover', 'User:3', false);
+INSERT INTO modelflags.features (name, description)
+VALUES ('chat', NULL), ('code_generations', 'generates code');
+INSERT INTO modelflags.routes (feature, position, flag, model, params, note)
+VALUES ('code_generations', 1, 'failover', 'gemini', '{"direct_access": false}', 'failover first'),
+       ('code_generations', 4, NULL, 'claude', '{}', NULL),
+       ('chat', 0, NULL, 'claude', '{}', NULL);
+
+-- Columns the rows do not vary: none.
+SELECT c.table_name, c.column_name AS not_varied
+  FROM catalogue c
+ WHERE (SELECT count(DISTINCT x.r -> c.column_name) FROM pg_temp.catalogue_rows() x
+         WHERE x.table_name = c.table_name) < 2
+ ORDER BY 1, 2;
+
+CREATE TEMP TABLE catalogue_before AS SELECT * FROM pg_temp.catalogue_rows();
+SELECT modelflags.dump_definitions() AS catalogue_yaml \gset
+SELECT modelflags.dump_definitions('json') AS catalogue_json \gset
+
+TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
+         modelflags.flag_actors, modelflags.features, modelflags.routes;
+SELECT format, definitions FROM modelflags.load_definitions(:'catalogue_yaml');
+-- Rows lost or changed, rows gained: none.
+(SELECT 'lost' AS yaml, * FROM catalogue_before EXCEPT SELECT 'lost', * FROM pg_temp.catalogue_rows())
+UNION ALL
+(SELECT 'gained', * FROM pg_temp.catalogue_rows() EXCEPT SELECT 'gained', * FROM catalogue_before)
+ORDER BY 1, 2, 3;
+
+TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
+         modelflags.flag_actors, modelflags.features, modelflags.routes;
+SELECT format, definitions FROM modelflags.load_definitions(:'catalogue_json');
+(SELECT 'lost' AS json, * FROM catalogue_before EXCEPT SELECT 'lost', * FROM pg_temp.catalogue_rows())
+UNION ALL
+(SELECT 'gained', * FROM pg_temp.catalogue_rows() EXCEPT SELECT 'gained', * FROM catalogue_before)
+ORDER BY 1, 2, 3;
+ROLLBACK;
