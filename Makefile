@@ -21,8 +21,8 @@ MODULE_big = modelflags
 DEF_SRCS = src/def_util.c src/def_document.c src/def_parse.c src/def_tree.c \
 	src/def_read_yaml.c src/def_read_json.c src/def_bind.c src/def_bind_gitlab.c \
 	src/def_refs.c src/def_rows.c src/def_write.c
-DEF_HEADERS = src/definitions.h src/definitions_int.h src/strmap.h
-DEF_LIBS = -lyaml -lm
+DEF_HEADERS = src/definitions.h src/definitions_int.h src/strmap.h src/schema_catalogue.h
+DEF_LIBS = -lyaml -lcjson -lm
 
 # The pure core (no PostgreSQL headers) and the thin PostgreSQL shell.
 # Core files include no PostgreSQL header: test/ builds them into plain
@@ -47,11 +47,21 @@ ISOLATION_OPTS = --dbname=modelflags_isolation
 
 # modelflags-lint: the definitions parser as a standalone program (no database).
 PROGRAM_LINT = modelflags-lint
-EXTRA_CLEAN = $(DATA_built) $(PROGRAM_LINT)
+EXTRA_CLEAN = $(DATA_built) $(PROGRAM_LINT) $(SCHEMA_CATALOGUE)
+
+# The catalogue of the tables (src/schema_catalogue.h) printed as JSON, for
+# sql/schema_catalogue.sql to compare with the DDL: made before the
+# regression tests run.
+SCHEMA_CATALOGUE = test/build/schema_catalogue
+REGRESS_PREP = $(SCHEMA_CATALOGUE)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(SCHEMA_CATALOGUE): test/schema_catalogue.c src/schema_catalogue.h
+	@mkdir -p test/build
+	$(CC) -Wall -Wextra -Werror -Isrc -o $@ test/schema_catalogue.c
 
 $(DATA_built): $(sort $(wildcard sql/install/*.sql)) $(EXTENSION).control
 	{ echo '/* $@ — generated from the files of sql/install, in name order; edit those */'; echo; \

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "definitions_int.h"
 
 /* ----------------------------------------------------------------------
@@ -294,6 +296,8 @@ def_parse(const char *text, size_t len)
 		yaml_event_delete(&P->yevent);
 	if (P->yparser_live)
 		yaml_parser_delete(&P->yparser);
+	if (P->json)
+		cJSON_Delete(P->json);
 	doc->nodes = P->nodes;
 	doc->flow_work = P->flow_work;
 	free(P);

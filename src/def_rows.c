@@ -2,7 +2,9 @@
  * def_rows.c — the rows a parsed document hands to PostgreSQL: each
  * table's rows as a JSON array for jsonb_to_recordset (def_rows_json,
  * def_actors_json, def_routes_json), and the SQL name and type of each
- * column a document may give (def_column_*).
+ * column a document may give (def_column_*): all taken from the catalogue
+ * of the tables (schema_catalogue.h), which static assertions hold to the
+ * parser's presence bits.
  *
  * Pipeline (definitions_int.h): the last stage of load_definitions:
  * def_parse -> (bind) -> def_rows_json -> SPI statements in
@@ -13,83 +15,109 @@
 #include <string.h>
 
 #include "definitions_int.h"
+#include "schema_catalogue.h"
 
 /* ----------------------------------------------------------------------
- * Rows for the PostgreSQL shell (jsonb_to_recordset)
+ * The columns, from the catalogue of the tables (schema_catalogue.h)
  * ---------------------------------------------------------------------- */
 
+/*
+ * Each column of the catalogue as a document gives it: its table, the
+ * presence bit of DefProvider/DefModel/DefFlag/DefFeature that gives it (0
+ * for a key and for the columns of routes and flag_actors, which are rows of
+ * their own), its name and its SQL type.
+ */
 typedef struct ColumnInfo
 {
+	MfTableId	table;
 	unsigned	bit;
 	const char *name;
-	const char *type;
+	MfSchemaType type;
 } ColumnInfo;
 
-static const ColumnInfo provider_columns[] = {
-	{DEF_PROVIDER_AVAILABLE, "available", "boolean"},
-	{DEF_PROVIDER_NOTE, "note", "text"},
-	{0, NULL, NULL}
-};
-static const ColumnInfo model_columns[] = {
-	{DEF_MODEL_PROVIDER, "provider", "text"},
-	{DEF_MODEL_PARAMS, "params", "jsonb"},
-	{DEF_MODEL_ENABLED, "enabled", "boolean"},
-	{DEF_MODEL_DESCRIPTION, "description", "text"},
-	{0, NULL, NULL}
-};
-static const ColumnInfo flag_columns[] = {
-	{DEF_FLAG_ENABLED, "enabled", "boolean"},
-	{DEF_FLAG_PERCENTAGE_OF_ACTORS, "percentage_of_actors", "numeric"},
-	{DEF_FLAG_PERCENTAGE_OF_TIME, "percentage_of_time", "numeric"},
-	{DEF_FLAG_TYPE, "type", "text"},
-	{DEF_FLAG_DEFAULT_ENABLED, "default_enabled", "boolean"},
-	{DEF_FLAG_GROUP, "group", "text"},
-	{DEF_FLAG_MILESTONE, "milestone", "text"},
-	{DEF_FLAG_DESCRIPTION, "description", "text"},
-	{DEF_FLAG_INTRODUCED_BY_URL, "introduced_by_url", "text"},
-	{DEF_FLAG_ROLLOUT_ISSUE_URL, "rollout_issue_url", "text"},
-	{DEF_FLAG_FEATURE_ISSUE_URL, "feature_issue_url", "text"},
-	{DEF_FLAG_LOG_STATE_CHANGES, "log_state_changes", "boolean"},
-	{0, NULL, NULL}
-};
-static const ColumnInfo feature_columns[] = {
-	{DEF_FEATURE_DESCRIPTION, "description", "text"},
-	{0, NULL, NULL}
+static const ColumnInfo columns[MF_SCHEMA_NCOLUMNS] = {
+#define X_COLUMN(table, id, name, type, key, reader, def, uses) \
+	[MF_SCHEMA_##id] = {table, def, name, MF_TYPE_##type},
+	MF_SCHEMA_COLUMNS(X_COLUMN)
+#undef X_COLUMN
 };
 
+static const char *const type_names[MF_NTYPES] = {
+#define X_TYPE(type, name) [MF_TYPE_##type] = name,
+	MF_SCHEMA_TYPES(X_TYPE)
+#undef X_TYPE
+};
+
+/* The catalogue's table of each DefTable. */
+static const MfTableId def_tables[] = {
+	[DEF_TABLE_PROVIDERS] = MF_PROVIDERS,
+	[DEF_TABLE_MODELS] = MF_MODELS,
+	[DEF_TABLE_FLAGS] = MF_FLAGS,
+	[DEF_TABLE_FEATURES] = MF_FEATURES,
+};
+
+/*
+ * The parser's presence bits and the catalogue agree, at build time: for
+ * each table, the bits the catalogue gives its columns are exactly
+ * DEF_*_COLUMNS, each to one column, and every other column is part of the
+ * key.  A column added to the catalogue must be given a bit (and a field a
+ * document carries), a bit added to the parser a column.
+ */
+#define X_BITS(table, id, name, type, key, reader, def, uses) | ((table) == CHECKED ? (unsigned) (def) : 0u)
+#define X_BIT_SUM(table, id, name, type, key, reader, def, uses) + ((table) == CHECKED ? (unsigned) (def) : 0u)
+#define X_UNCARRIED(table, id, name, type, key, reader, def, uses) + ((table) == CHECKED && (def) == 0 && !(key))
+#define X_KEYS(table, id, name, type, key, reader, def, uses) + ((table) == CHECKED && (key))
+#define CHECK_TABLE(bits, what) \
+	_Static_assert((0 MF_SCHEMA_COLUMNS(X_KEYS)) == 1, "the key of " what " is not one column"); \
+	_Static_assert((0u MF_SCHEMA_COLUMNS(X_BITS)) == (bits), \
+				   "the catalogue gives " what " columns other bits than the parser"); \
+	_Static_assert((0u MF_SCHEMA_COLUMNS(X_BIT_SUM)) == (bits), \
+				   "the catalogue gives two columns of " what " the same bit"); \
+	_Static_assert((0 MF_SCHEMA_COLUMNS(X_UNCARRIED)) == 0, \
+				   "a column of " what " that is no key has no bit of a document")
+
+#define CHECKED MF_PROVIDERS
+CHECK_TABLE(DEF_PROVIDER_COLUMNS, "providers");
+#undef CHECKED
+#define CHECKED MF_MODELS
+CHECK_TABLE(DEF_MODEL_COLUMNS, "models");
+#undef CHECKED
+#define CHECKED MF_FLAGS
+CHECK_TABLE(DEF_FLAG_COLUMNS, "flags");
+#undef CHECKED
+#define CHECKED MF_FEATURES
+CHECK_TABLE(DEF_FEATURE_COLUMNS, "features");
+#undef CHECKED
+#undef CHECK_TABLE
+#undef X_BITS
+#undef X_BIT_SUM
+#undef X_UNCARRIED
+#undef X_KEYS
+
+/* The column of table given by bit, or NULL. */
 static const ColumnInfo *
-table_columns(DefTable t)
+column_of(DefTable table, unsigned bit)
 {
-	switch (t)
-	{
-		case DEF_TABLE_PROVIDERS:
-			return provider_columns;
-		case DEF_TABLE_MODELS:
-			return model_columns;
-		case DEF_TABLE_FLAGS:
-			return flag_columns;
-		case DEF_TABLE_FEATURES:
-			return feature_columns;
-	}
-	return provider_columns;
+	for (int c = 0; c < MF_SCHEMA_NCOLUMNS; c++)
+		if (columns[c].table == def_tables[table] && columns[c].bit == bit && bit != 0)
+			return &columns[c];
+	return NULL;
 }
 
 const char *
 def_column_name(DefTable table, unsigned bit)
 {
-	for (const ColumnInfo *c = table_columns(table); c->bit; c++)
-		if (c->bit == bit)
-			return c->name;
-	return NULL;
+	const ColumnInfo *c = column_of(table, bit);
+
+	return c ? c->name : NULL;
 }
 
 const char *
 def_column_type(DefTable table, unsigned bit)
 {
-	for (const ColumnInfo *c = table_columns(table); c->bit; c++)
-		if (c->bit == bit)
-			return c->type;
-	return NULL;
+	const ColumnInfo *c = column_of(table, bit);
+
+	return c ? type_names[c->type] : NULL;
 }
 
 unsigned
@@ -97,9 +125,21 @@ def_column_bits(DefTable table)
 {
 	unsigned	bits = 0;
 
-	for (const ColumnInfo *c = table_columns(table); c->bit; c++)
-		bits |= c->bit;
+	for (int c = 0; c < MF_SCHEMA_NCOLUMNS; c++)
+		if (columns[c].table == def_tables[table])
+			bits |= columns[c].bit;
 	return bits;
+}
+
+/* ----------------------------------------------------------------------
+ * Rows for the PostgreSQL shell (jsonb_to_recordset)
+ * ---------------------------------------------------------------------- */
+
+/* A column's name, as the row's key. */
+static void
+jw_column(JsonWriter *w, MfSchemaColumnId column)
+{
+	jw_key(w, columns[column].name);
 }
 
 /* Writes the value of one column of entity i of table t. */
@@ -230,8 +270,13 @@ def_rows_json(const DefDocument *doc, DefTable table, unsigned mask)
 {
 	Buf			b = {0};
 	JsonWriter	w;
-	unsigned	columns = def_column_bits(table);
+	unsigned	bits = def_column_bits(table);
+	const char *key = NULL;
 
+	/* the key: the one column without a bit (checked above) */
+	for (int c = 0; c < MF_SCHEMA_NCOLUMNS; c++)
+		if (columns[c].table == def_tables[table] && columns[c].bit == 0)
+			key = columns[c].name;
 	memset(&w, 0, sizeof(w));
 	w.b = &b;
 	jw_begin(&w, '[');
@@ -240,16 +285,16 @@ def_rows_json(const DefDocument *doc, DefTable table, unsigned mask)
 		unsigned	present;
 		const char *name = entity_name(doc, table, i, &present);
 
-		if (name == NULL || (present & columns) != mask)
+		if (name == NULL || (present & bits) != mask)
 			continue;
 		jw_begin(&w, '{');
-		jw_key(&w, "name");
+		jw_key(&w, key);
 		jw_str(&w, name);
-		for (const ColumnInfo *c = table_columns(table); c->bit; c++)
-			if (mask & c->bit)
+		for (int c = 0; c < MF_SCHEMA_NCOLUMNS; c++)
+			if (columns[c].table == def_tables[table] && (mask & columns[c].bit))
 			{
-				jw_key(&w, c->name);
-				row_value(&w, doc, table, i, c->bit);
+				jw_key(&w, columns[c].name);
+				row_value(&w, doc, table, i, columns[c].bit);
 			}
 		jw_end(&w, '}');
 	}
@@ -277,9 +322,9 @@ def_actors_json(const DefDocument *doc, bool opt_out)
 		for (int j = 0; j < n; j++)
 		{
 			jw_begin(&w, '{');
-			jw_key(&w, "flag");
+			jw_column(&w, MF_SCHEMA_ACTOR_FLAG);
 			jw_str(&w, f->name);
-			jw_key(&w, "actor");
+			jw_column(&w, MF_SCHEMA_ACTOR_ACTOR);
 			jw_str(&w, a[j].actor);
 			jw_key(&w, "i");
 			jw_int(&w, i);
@@ -312,17 +357,17 @@ def_routes_json(const DefDocument *doc, DefRoutesMode mode)
 			const DefRoute *r = &f->routes[j];
 
 			jw_begin(&w, '{');
-			jw_key(&w, "feature");
+			jw_column(&w, MF_SCHEMA_ROUTE_FEATURE);
 			jw_str(&w, f->name);
-			jw_key(&w, "position");
+			jw_column(&w, MF_SCHEMA_ROUTE_POSITION);
 			jw_int(&w, r->position);
-			jw_key(&w, "flag");
+			jw_column(&w, MF_SCHEMA_ROUTE_FLAG);
 			jw_str(&w, r->flag);
-			jw_key(&w, "model");
+			jw_column(&w, MF_SCHEMA_ROUTE_MODEL);
 			jw_str(&w, r->model);
-			jw_key(&w, "params");
+			jw_column(&w, MF_SCHEMA_ROUTE_PARAMS);
 			jw_node(&w, r->params);
-			jw_key(&w, "note");
+			jw_column(&w, MF_SCHEMA_ROUTE_NOTE);
 			jw_str(&w, r->note);
 			jw_key(&w, "i");
 			jw_int(&w, i);

@@ -454,13 +454,48 @@ yaml_scalar_out(Buf *b, const DefNode *n)
 
 /*
  * What a YAML writer wrote, as def_parse counts it: nodes, and the flow
- * nesting summed over the values (DEF_MAX_YAML_FLOW_WORK).
+ * nesting summed over the values (DEF_MAX_YAML_FLOW_WORK); and, for both
+ * outputs, the deepest nesting of lists and mappings (DEF_MAX_JSON_DEPTH).
  */
 typedef struct Tally
 {
 	uint64_t	nodes;
 	uint64_t	flow_work;
+	uint32_t	depth;
 } Tally;
+
+/*
+ * The lists and mappings nested in a value, itself included (0 for a
+ * scalar, 1 for NULL, written {}), without recursion; 0 when out of memory
+ * (b->oom).
+ */
+static uint32_t
+node_depth(Buf *b, const DefNode *n)
+{
+	Walk		k = {0};
+	uint32_t	max = 0;
+
+	if (n == NULL)
+		return 1;
+	for (;;)
+	{
+		if (n->kind == DEF_NODE_ARRAY || n->kind == DEF_NODE_OBJECT)
+		{
+			if (!walk_push(&k, b, n, 0))
+				break;
+			if ((uint32_t) k.depth > max)
+				max = (uint32_t) k.depth;
+		}
+		/* the next value, leaving the containers it ends */
+		while (k.depth > 0 && k.stack[k.depth - 1].next == k.stack[k.depth - 1].node->count)
+			k.depth--;
+		if (k.depth == 0)
+			break;
+		n = k.stack[k.depth - 1].node->items[k.stack[k.depth - 1].next++];
+	}
+	free(k.stack);
+	return b->oom ? 0 : max;
+}
 
 /*
  * A mapping or list in flow style, on one line, as JSON writes it but with
@@ -613,8 +648,23 @@ typedef struct Out
 	bool		json;
 	int			indent;			/* YAML: indentation of the current mapping's keys */
 	bool		first;			/* YAML: next key follows "- " */
+	uint32_t	level;			/* the document's lists and mappings open */
 	Tally		tally;			/* written, as def_parse counts it */
 } Out;
+
+/* The document's own lists and mappings: entered, left (for Tally.depth). */
+static void
+out_enter(Out *o)
+{
+	if (++o->level > o->tally.depth)
+		o->tally.depth = o->level;
+}
+
+static void
+out_leave(Out *o)
+{
+	o->level--;
+}
 
 static void
 out_key(Out *o, const char *key)
@@ -695,6 +745,10 @@ out_bool(Out *o, const char *key, int v)
 static void
 out_node(Out *o, const char *key, const DefNode *n)
 {
+	uint32_t	depth = o->level + node_depth(&o->b, n);
+
+	if (depth > o->tally.depth)
+		o->tally.depth = depth;
 	out_key(o, key);
 	if (o->json)
 		jw_value(&o->w, n, &o->tally.nodes);
@@ -707,6 +761,7 @@ static void
 out_list_begin(Out *o, const char *key, int count)
 {
 	o->tally.nodes += 2;
+	out_enter(o);
 	if (o->json)
 	{
 		jw_key(&o->w, key);
@@ -722,6 +777,7 @@ out_list_begin(Out *o, const char *key, int count)
 static void
 out_list_end(Out *o)
 {
+	out_leave(o);
 	if (o->json)
 		jw_end(&o->w, ']');
 }
@@ -731,6 +787,7 @@ static void
 out_item_begin(Out *o, int indent)
 {
 	o->tally.nodes++;
+	out_enter(o);
 	if (o->json)
 		jw_begin(&o->w, '{');
 	else
@@ -745,6 +802,7 @@ out_item_begin(Out *o, int indent)
 static void
 out_item_end(Out *o, int outer_indent)
 {
+	out_leave(o);
 	if (o->json)
 		jw_end(&o->w, '}');
 	else
@@ -756,6 +814,8 @@ out_actor_list(Out *o, const char *key, const DefActor *a, int n)
 {
 	out_key(o, key);
 	o->tally.nodes += 1 + (uint64_t) n;
+	out_enter(o);
+	out_leave(o);
 	if (o->json)
 	{
 		jw_begin(&o->w, '[');
@@ -803,6 +863,7 @@ def_serialize_bounded(const DefDocument *doc, DefOutput output, bool state,
 	o.w.pretty = true;
 	o.b.max = max_bytes;
 	o.tally.nodes = 1;				/* the top-level mapping */
+	out_enter(&o);
 	if (o.json)
 		jw_begin(&o.w, '{');
 	else
@@ -897,6 +958,7 @@ def_serialize_bounded(const DefDocument *doc, DefOutput output, bool state,
 		if (f->present & DEF_FEATURE_ROUTES)
 		{
 			o.tally.nodes += 2;
+			out_enter(&o);
 			if (o.json)
 			{
 				jw_key(&o.w, "routes");
@@ -919,6 +981,7 @@ def_serialize_bounded(const DefDocument *doc, DefOutput output, bool state,
 				out_str(&o, "note", r->note);
 				out_item_end(&o, 4);
 			}
+			out_leave(&o);
 			if (o.json)
 				jw_end(&o.w, ']');
 		}
@@ -934,6 +997,7 @@ def_serialize_bounded(const DefDocument *doc, DefOutput output, bool state,
 	written->too_large = o.b.over;
 	written->nodes = o.tally.nodes;
 	written->flow_work = o.tally.flow_work;
+	written->depth = o.tally.depth;
 	s = buf_finish(&o.b, &written->len);
 	if (s == NULL)
 		written->len = 0;

@@ -2,7 +2,7 @@
  * definitions.h — definitions as code: the pure core of load_definitions,
  * dump_definitions and modelflags-lint.
  *
- * A definitions document (YAML read with libyaml, JSON with our own reader) is
+ * A definitions document (YAML read with libyaml, JSON with cJSON) is
  * parsed into a DefDocument: arrays of providers, models, flags and features
  * (with their ordered routes), each field marked present or absent, every
  * value already checked against the same rules as the database triggers,
@@ -31,9 +31,10 @@
 #include <stdint.h>
 
 /*
- * Limits, all enforced before the limited thing is allocated.  Nesting and
- * the length of a number have none of their own (jsonb has none): no
+ * Limits, all enforced before the limited thing is allocated.  The length
+ * of a number has none (jsonb has none), nor has the nesting of YAML: no
  * reader, tree walk or writer recurses on depth, and each level is a node.
+ * JSON nests at most DEF_MAX_JSON_DEPTH levels, cJSON's own limit.
  * dump_definitions refuses what would exceed them, so that whatever it
  * writes, load_definitions reads.
  */
@@ -49,6 +50,17 @@
  * 20,000 nested flow collections; block style and JSON have no such cost).
  */
 #define DEF_MAX_YAML_FLOW_WORK	200000000
+/*
+ * JSON is read with cJSON, which recurses and stops at CJSON_NESTING_LIMIT
+ * (1000 in Debian's build): lists and mappings nested deeper are refused
+ * before cJSON runs.  The document's own levels count: a model's params sit
+ * inside DEF_MODEL_PARAMS_LEVELS of them (the top-level mapping, "models",
+ * the model), a route's inside DEF_ROUTE_PARAMS_LEVELS.  YAML takes deeper
+ * documents.
+ */
+#define DEF_MAX_JSON_DEPTH		1000
+#define DEF_MODEL_PARAMS_LEVELS	3
+#define DEF_ROUTE_PARAMS_LEVELS	5
 #define DEF_MAX_ERRORS			50		/* errors collected per document */
 
 /* What went wrong; the shell maps each kind to one SQLSTATE. */
@@ -124,11 +136,17 @@ struct DefNode
 };
 
 /* Bits of DefProvider.present etc.: which fields the document gave. */
+/*
+ * The bits of the fields that are columns (DEF_*_COLUMNS) are those
+ * src/schema_catalogue.h gives the tables' columns: def_rows.c checks both
+ * at build time.
+ */
 enum
 {
 	DEF_PROVIDER_AVAILABLE = 1 << 0,
 	DEF_PROVIDER_NOTE = 1 << 1
 };
+#define DEF_PROVIDER_COLUMNS	((unsigned) (DEF_PROVIDER_AVAILABLE | DEF_PROVIDER_NOTE))
 enum
 {
 	DEF_MODEL_PROVIDER = 1 << 0,
@@ -136,6 +154,8 @@ enum
 	DEF_MODEL_ENABLED = 1 << 2,
 	DEF_MODEL_DESCRIPTION = 1 << 3
 };
+#define DEF_MODEL_COLUMNS	((unsigned) (DEF_MODEL_PROVIDER | DEF_MODEL_PARAMS | DEF_MODEL_ENABLED | \
+									 DEF_MODEL_DESCRIPTION))
 enum
 {
 	DEF_FLAG_ENABLED = 1 << 0,
@@ -159,6 +179,7 @@ enum
 	DEF_FEATURE_DESCRIPTION = 1 << 0,
 	DEF_FEATURE_ROUTES = 1 << 1 /* not a column: rows of routes */
 };
+#define DEF_FEATURE_COLUMNS	((unsigned) DEF_FEATURE_DESCRIPTION)
 
 /* Tables, for def_rows_json and def_column_*. */
 typedef enum DefTable
@@ -336,6 +357,8 @@ typedef struct DefWritten
 	size_t		len;			/* bytes, without the final NUL */
 	uint64_t	nodes;			/* the nodes def_parse counts in it */
 	uint64_t	flow_work;		/* YAML: what def_parse holds to DEF_MAX_YAML_FLOW_WORK */
+	uint32_t	depth;			/* the deepest nesting of lists and mappings, the
+								 * document's own included (DEF_MAX_JSON_DEPTH) */
 	bool		too_large;		/* more than max_bytes: NULL was returned */
 } DefWritten;
 

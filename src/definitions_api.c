@@ -29,6 +29,14 @@
  * dump_definitions reads the tables through SPI into a DefDocument and lets
  * the core write it, ordered by name (COLLATE "C") so that dumps compare
  * byte for byte.
+ *
+ * The tables' and columns' names in the statements come from the catalogue
+ * of the tables (schema_catalogue.h, schema.c): the SELECT lists of the
+ * dump, the INSERT, UPDATE and ON CONFLICT lists of the load, the row types
+ * of jsonb_to_recordset and the conditions on keys are built from it, and
+ * the rows the parser writes (def_rows.c) take their keys from it too.  The
+ * format strings name the columns they use with positional arguments
+ * (%1$s ...), filled from the catalogue.
  */
 #include "postgres.h"
 
@@ -45,11 +53,67 @@
 #include "utils/numeric.h"
 
 #include "definitions.h"
+#include "schema.h"
 
 PG_FUNCTION_INFO_V1(modelflags_load_definitions);
 PG_FUNCTION_INFO_V1(modelflags_dump_definitions);
 
-static const char *const table_sql[] = {"providers", "models", "flags", "features"};
+/* The catalogue's table, and its key column, of each DefTable. */
+static const MfTableId table_of[] = {
+	[DEF_TABLE_PROVIDERS] = MF_PROVIDERS,
+	[DEF_TABLE_MODELS] = MF_MODELS,
+	[DEF_TABLE_FLAGS] = MF_FLAGS,
+	[DEF_TABLE_FEATURES] = MF_FEATURES,
+};
+static const MfSchemaColumnId key_of[] = {
+	[DEF_TABLE_PROVIDERS] = MF_SCHEMA_PROVIDER_NAME,
+	[DEF_TABLE_MODELS] = MF_SCHEMA_MODEL_NAME,
+	[DEF_TABLE_FLAGS] = MF_SCHEMA_FLAG_NAME,
+	[DEF_TABLE_FEATURES] = MF_SCHEMA_FEATURE_NAME,
+};
+
+/* The table's name (the schema is modelflags). */
+static const char *
+table_sql(DefTable t)
+{
+	return mf_table_names[table_of[t]];
+}
+
+/* A column's name, as an identifier: C(ROUTE_FEATURE). */
+#define C(id) mf_column_sql(MF_SCHEMA_##id)
+
+/*
+ * A list of table's columns (which) as SQL, each prefixed, with types for a
+ * row type: palloc'd.
+ */
+static char *
+columns_sql(MfTableId table, MfColumnSet which, const char *prefix, bool types)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	mf_append_columns(&buf, table, which, prefix, types);
+	return buf.data;
+}
+
+/* "a.k1 = b.k1 AND a.k2 = b.k2" over table's key columns. */
+static char *
+keys_match_sql(MfTableId table, const char *a, const char *b)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int c = 0; c < MF_SCHEMA_NCOLUMNS; c++)
+	{
+		const char *name;
+
+		if (mf_schema_columns[c].table != table || !mf_schema_columns[c].key)
+			continue;
+		name = mf_column_sql((MfSchemaColumnId) c);
+		appendStringInfo(&buf, "%s%s%s = %s%s", buf.len ? " AND " : "", a, name, b, name);
+	}
+	return buf.data;
+}
 
 /* ----------------------------------------------------------------------
  * Encodings: the core works in UTF-8
@@ -312,8 +376,8 @@ check_refs_in_table(DefTable t, RefList *pending)
 	snprintf(sql, sizeof(sql),
 			 "SELECT u.ord FROM pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb) "
 			 "WITH ORDINALITY AS u(name, ord) "
-			 "WHERE NOT EXISTS (SELECT 1 FROM modelflags.%s x WHERE x.name = u.name) "
-			 "ORDER BY u.ord LIMIT 1", table_sql[t]);
+			 "WHERE NOT EXISTS (SELECT 1 FROM modelflags.%s x WHERE x.%s = u.name) "
+			 "ORDER BY u.ord LIMIT 1", table_sql(t), mf_column_sql(key_of[t]));
 	run(sql, 1, args);
 	if (SPI_processed > 0)
 	{
@@ -364,6 +428,7 @@ static uint64
 upsert_table(const DefDocument *doc, DefTable t)
 {
 	unsigned	columns = def_column_bits(t);
+	const char *key = mf_column_sql(key_of[t]);
 	unsigned   *masks;
 	int			nmasks = 0;
 	int			count;
@@ -442,16 +507,17 @@ upsert_table(const DefDocument *doc, DefTable t)
 			appendStringInfo(&current, "%st.%s", current.len ? ", " : "", name);
 		}
 		appendStringInfo(&sql,
-						 "INSERT INTO modelflags.%s AS t (name%s) "
-						 "SELECT x.name%s FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS x(name text%s) ",
-						 table_sql[t], cols.data, cols.data, decl.data);
+						 "INSERT INTO modelflags.%1$s AS t (%2$s%3$s) "
+						 "SELECT x.%2$s%3$s FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS x(%4$s%5$s) ",
+						 table_sql(t), key, cols.data, columns_sql(table_of[t], MF_KEY_COLUMNS, "", true),
+						 decl.data);
 		if (mask == 0)
-			appendStringInfoString(&sql, "ON CONFLICT (name) DO NOTHING");
+			appendStringInfo(&sql, "ON CONFLICT (%s) DO NOTHING", key);
 		else
 			appendStringInfo(&sql,
-							 "ON CONFLICT (name) DO UPDATE SET (%s) = ROW(%s) "
+							 "ON CONFLICT (%s) DO UPDATE SET (%s) = ROW(%s) "
 							 "WHERE (%s) IS DISTINCT FROM (%s)",
-							 cols.data + 2, excluded.data, current.data, excluded.data);
+							 key, cols.data + 2, excluded.data, current.data, excluded.data);
 		args[0] = take_json(def_rows_json(doc, t, mask));
 		changed += run(sql.data, 1, args);
 	}
@@ -466,6 +532,11 @@ static uint64
 apply_actors(const DefDocument *doc)
 {
 	uint64		changed = 0;
+	/* the key (flag, actor): as a list, with types, of d, "d.k = a.k AND ..." */
+	const char *keys = columns_sql(MF_FLAG_ACTORS, MF_KEY_COLUMNS, "", false);
+	const char *keys_typed = columns_sql(MF_FLAG_ACTORS, MF_KEY_COLUMNS, "", true);
+	const char *d_keys = columns_sql(MF_FLAG_ACTORS, MF_KEY_COLUMNS, "d.", false);
+	const char *keys_match = keys_match_sql(MF_FLAG_ACTORS, "d.", "a.");
 
 	for (int pass = 0; pass < 2; pass++)
 	{
@@ -484,24 +555,27 @@ apply_actors(const DefDocument *doc)
 		args[1] = take_json(def_actors_json(doc, opt_out));
 
 		changed += run(psprintf("DELETE FROM modelflags.flag_actors a "
-								"WHERE a.flag IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
-								"AND %sa.opt_out "
+								"WHERE a.%s IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+								"AND %sa.%s "
 								"AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_to_recordset($2::pg_catalog.jsonb) "
-								"AS d(flag text, actor text) WHERE d.flag = a.flag AND d.actor = a.actor)",
-								opt_out ? "" : "NOT "), 2, args);
+								"AS d(%s) WHERE %s)",
+								C(ACTOR_FLAG), opt_out ? "" : "NOT ", C(ACTOR_OPT_OUT), keys_typed, keys_match),
+					   2, args);
 		if (opt_out)
-			changed += run("INSERT INTO modelflags.flag_actors AS a (flag, actor, opt_out) "
-						   "SELECT d.flag, d.actor, true "
-						   "FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS d(flag text, actor text) "
-						   "ON CONFLICT (flag, actor) DO UPDATE SET opt_out = true WHERE NOT a.opt_out",
+			changed += run(psprintf("INSERT INTO modelflags.flag_actors AS a (%1$s, %2$s) "
+									"SELECT %3$s, true "
+									"FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS d(%4$s) "
+									"ON CONFLICT (%1$s) DO UPDATE SET %2$s = true WHERE NOT a.%2$s",
+									keys, C(ACTOR_OPT_OUT), d_keys, keys_typed),
 						   1, args + 1);
 		else
 		{
 			/* An actor who opted out cannot be enabled (as set_actor says). */
-			run("SELECT d.i, d.j FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
-				"AS d(flag text, actor text, i int, j int) "
-				"JOIN modelflags.flag_actors a ON a.flag = d.flag AND a.actor = d.actor "
-				"WHERE a.opt_out ORDER BY d.i, d.j LIMIT 1", 1, args + 1);
+			run(psprintf("SELECT d.i, d.j FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
+						 "AS d(%s, i int, j int) "
+						 "JOIN modelflags.flag_actors a ON %s "
+						 "WHERE a.%s ORDER BY d.i, d.j LIMIT 1", keys_typed, keys_match, C(ACTOR_OPT_OUT)),
+				1, args + 1);
 			if (SPI_processed > 0)
 			{
 				bool		isnull;
@@ -513,10 +587,11 @@ apply_actors(const DefDocument *doc)
 						  "List the actor under opt_outs, or remove the opt-out first with modelflags.remove_opt_out.",
 						  "actor \"%s\" has opted out of flag \"%s\"", a->actor, doc->flags[i].name);
 			}
-			changed += run("INSERT INTO modelflags.flag_actors (flag, actor) "
-						   "SELECT d.flag, d.actor "
-						   "FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS d(flag text, actor text) "
-						   "ON CONFLICT (flag, actor) DO NOTHING", 1, args + 1);
+			changed += run(psprintf("INSERT INTO modelflags.flag_actors (%1$s) "
+									"SELECT %2$s "
+									"FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS d(%3$s) "
+									"ON CONFLICT (%1$s) DO NOTHING", keys, d_keys, keys_typed),
+						   1, args + 1);
 		}
 	}
 	return changed;
@@ -542,19 +617,25 @@ apply_routes(const DefDocument *doc)
 	{
 		args[0] = names_done(&names);
 		args[1] = take_json(def_routes_json(doc, DEF_ROUTES_ALL));
-		changed += run("DELETE FROM modelflags.routes r "
-					   "WHERE r.feature IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
-					   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_to_recordset($2::pg_catalog.jsonb) "
-					   "AS d(feature text, position int) WHERE d.feature = r.feature AND d.position = r.position)",
+		changed += run(psprintf("DELETE FROM modelflags.routes r "
+								"WHERE r.%s IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+								"AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_to_recordset($2::pg_catalog.jsonb) "
+								"AS d(%s) WHERE %s)",
+								C(ROUTE_FEATURE), columns_sql(MF_ROUTES, MF_KEY_COLUMNS, "", true),
+								keys_match_sql(MF_ROUTES, "d.", "r.")),
 					   2, args);
-		changed += run("INSERT INTO modelflags.routes AS r (feature, position, flag, model, params, note) "
-					   "SELECT d.feature, d.position, d.flag, d.model, d.params, d.note "
-					   "FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
-					   "AS d(feature text, position int, flag text, model text, params jsonb, note text) "
-					   "ON CONFLICT (feature, position) DO UPDATE "
-					   "SET (flag, model, params, note) = ROW(EXCLUDED.flag, EXCLUDED.model, EXCLUDED.params, EXCLUDED.note) "
-					   "WHERE (r.flag, r.model, r.params, r.note) IS DISTINCT FROM "
-					   "(EXCLUDED.flag, EXCLUDED.model, EXCLUDED.params, EXCLUDED.note)",
+		/* every column, the key ones, the others, as "EXCLUDED.", "r." */
+		changed += run(psprintf("INSERT INTO modelflags.routes AS r (%1$s) "
+								"SELECT %2$s FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) AS d(%3$s) "
+								"ON CONFLICT (%4$s) DO UPDATE SET (%5$s) = ROW(%6$s) "
+								"WHERE (%7$s) IS DISTINCT FROM (%6$s)",
+								columns_sql(MF_ROUTES, MF_ALL_COLUMNS, "", false),
+								columns_sql(MF_ROUTES, MF_ALL_COLUMNS, "d.", false),
+								columns_sql(MF_ROUTES, MF_ALL_COLUMNS, "", true),
+								columns_sql(MF_ROUTES, MF_KEY_COLUMNS, "", false),
+								columns_sql(MF_ROUTES, MF_VALUE_COLUMNS, "", false),
+								columns_sql(MF_ROUTES, MF_VALUE_COLUMNS, "EXCLUDED.", false),
+								columns_sql(MF_ROUTES, MF_VALUE_COLUMNS, "r.", false)),
 					   1, args + 1);
 	}
 
@@ -567,21 +648,30 @@ apply_routes(const DefDocument *doc)
 	args[0] = take_json(def_routes_json(doc, DEF_ROUTES_UNFLAGGED));
 	if (strcmp(args[0], "[]") != 0)
 	{
-		static const char *const with =
-			"WITH d AS (SELECT * FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
-			"AS d(feature text, position int, model text)), "
-			"b AS (SELECT f.feature, coalesce((SELECT max(r.position) FROM modelflags.routes r "
-			"WHERE r.feature = f.feature AND r.flag IS NOT NULL), 0) + 1 AS base "
-			"FROM (SELECT DISTINCT feature FROM d) f) ";
+		const char *with;
 
-		changed += run(psprintf("%s DELETE FROM modelflags.routes r USING b "
-								"WHERE r.feature = b.feature AND r.flag IS NULL "
-								"AND NOT EXISTS (SELECT 1 FROM d WHERE d.feature = r.feature "
-								"AND b.base + d.position = r.position)", with), 1, args);
-		changed += run(psprintf("%s INSERT INTO modelflags.routes AS r (feature, position, model) "
-								"SELECT d.feature, b.base + d.position, d.model FROM d JOIN b USING (feature) "
-								"ON CONFLICT (feature, position) DO UPDATE SET model = EXCLUDED.model "
-								"WHERE r.model IS DISTINCT FROM EXCLUDED.model", with), 1, args);
+		/* %1$s feature, %2$s position, %3$s flag, %4$s model */
+		with = psprintf("WITH d AS (SELECT * FROM pg_catalog.jsonb_to_recordset($1::pg_catalog.jsonb) "
+						"AS d(%1$s %5$s, %2$s %6$s, %4$s %7$s)), "
+						"b AS (SELECT f.%1$s, coalesce((SELECT max(r.%2$s) FROM modelflags.routes r "
+						"WHERE r.%1$s = f.%1$s AND r.%3$s IS NOT NULL), 0) + 1 AS base "
+						"FROM (SELECT DISTINCT %1$s FROM d) f) ",
+						C(ROUTE_FEATURE), C(ROUTE_POSITION), C(ROUTE_FLAG), C(ROUTE_MODEL),
+						mf_type_names[mf_schema_columns[MF_SCHEMA_ROUTE_FEATURE].type],
+						mf_type_names[mf_schema_columns[MF_SCHEMA_ROUTE_POSITION].type],
+						mf_type_names[mf_schema_columns[MF_SCHEMA_ROUTE_MODEL].type]);
+		/* %1$s the WITH, %2$s feature, %3$s position, %4$s flag */
+		changed += run(psprintf("%1$s DELETE FROM modelflags.routes r USING b "
+								"WHERE r.%2$s = b.%2$s AND r.%4$s IS NULL "
+								"AND NOT EXISTS (SELECT 1 FROM d WHERE d.%2$s = r.%2$s "
+								"AND b.base + d.%3$s = r.%3$s)",
+								with, C(ROUTE_FEATURE), C(ROUTE_POSITION), C(ROUTE_FLAG)), 1, args);
+		/* %1$s the WITH, %2$s feature, %3$s position, %4$s model */
+		changed += run(psprintf("%1$s INSERT INTO modelflags.routes AS r (%2$s, %3$s, %4$s) "
+								"SELECT d.%2$s, b.base + d.%3$s, d.%4$s FROM d JOIN b USING (%2$s) "
+								"ON CONFLICT (%2$s, %3$s) DO UPDATE SET %4$s = EXCLUDED.%4$s "
+								"WHERE r.%4$s IS DISTINCT FROM EXCLUDED.%4$s",
+								with, C(ROUTE_FEATURE), C(ROUTE_POSITION), C(ROUTE_MODEL)), 1, args);
 	}
 	return changed;
 }
@@ -616,18 +706,17 @@ apply_prune(const DefDocument *doc)
 			names_add(&names, doc->features[i].name);
 		args[0] = names_done(&names);
 
-		if (t == DEF_TABLE_FLAGS)
-			user = "SELECT r.flag, format('%s[%s]', r.feature, r.position) FROM modelflags.routes r "
-				"WHERE r.flag NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
-				"ORDER BY r.feature COLLATE \"C\", r.position LIMIT 1";
-		else if (t == DEF_TABLE_MODELS)
-			user = "SELECT r.model, format('%s[%s]', r.feature, r.position) FROM modelflags.routes r "
-				"WHERE r.model NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
-				"ORDER BY r.feature COLLATE \"C\", r.position LIMIT 1";
+		/* who uses a row: %1$s the column that refers to it, %2$s-%3$s where */
+		if (t == DEF_TABLE_FLAGS || t == DEF_TABLE_MODELS)
+			user = psprintf("SELECT r.%1$s, format('%%s[%%s]', r.%2$s, r.%3$s) FROM modelflags.routes r "
+							"WHERE r.%1$s NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+							"ORDER BY r.%2$s COLLATE \"C\", r.%3$s LIMIT 1",
+							t == DEF_TABLE_FLAGS ? C(ROUTE_FLAG) : C(ROUTE_MODEL),
+							C(ROUTE_FEATURE), C(ROUTE_POSITION));
 		else if (t == DEF_TABLE_PROVIDERS)
-			user = "SELECT m.provider, format('model %s', m.name) FROM modelflags.models m "
-				"WHERE m.provider NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
-				"ORDER BY m.name COLLATE \"C\" LIMIT 1";
+			user = psprintf("SELECT m.%1$s, format('model %%s', m.%2$s) FROM modelflags.models m "
+							"WHERE m.%1$s NOT IN (SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)) "
+							"ORDER BY m.%2$s COLLATE \"C\" LIMIT 1", C(MODEL_PROVIDER), C(MODEL_NAME));
 		if (user)
 		{
 			run(user, 1, args);
@@ -644,9 +733,9 @@ apply_prune(const DefDocument *doc)
 						 errhint("Define it in the document, or remove what uses it.")));
 			}
 		}
-		changed += run(psprintf("DELETE FROM modelflags.%s x WHERE x.name NOT IN "
+		changed += run(psprintf("DELETE FROM modelflags.%s x WHERE x.%s NOT IN "
 								"(SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb))",
-								table_sql[t]), 1, args);
+								table_sql(t), mf_column_sql(key_of[t])), 1, args);
 	}
 	return changed;
 }
@@ -786,12 +875,18 @@ modelflags_load_definitions(PG_FUNCTION_ARGS)
  *      write are counted (params, texts), so that it stops at the limits;
  *   3. the text is written with the byte limit, counting the nodes the
  *      parser will count, and both are checked exactly.
- * Nesting and number length have no limit (the parser has none), so no
- * value the tables accept makes a dump fail; only sizes do.
+ * Numbers have no length limit (the parser has none).  Nesting: a YAML
+ * dump carries params nested about 20,000 levels (DEF_MAX_YAML_FLOW_WORK),
+ * more than jsonb holds with the default max_stack_depth (about 14,500), so
+ * no value the tables accept with the default settings makes the default
+ * dump fail, only sizes do.  JSON is read with cJSON, at most
+ * DEF_MAX_JSON_DEPTH levels: a JSON dump refuses deeper params as soon as
+ * it reads them (step 2), naming them.
  */
 typedef struct DumpBudget
 {
 	bool		state;
+	bool		json;			/* JSON output: DEF_MAX_JSON_DEPTH */
 	uint64		nodes;			/* the dump has at least this many nodes */
 	uint64		bytes;			/* ... and at least this many bytes */
 } DumpBudget;
@@ -842,16 +937,17 @@ check_dump_size(DumpBudget *budget)
 	static const char *const what[] = {"providers", "models", "flags", "features"};
 	SPITupleTable *tt;
 	int64		routes;
+	StringInfoData sql;
 
-	run("SELECT (SELECT count(*) FROM modelflags.providers), "
-		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.providers), "
-		"(SELECT count(*) FROM modelflags.models), "
-		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.models), "
-		"(SELECT count(*) FROM modelflags.flags), "
-		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.flags), "
-		"(SELECT count(*) FROM modelflags.features), "
-		"(SELECT coalesce(sum(octet_length(name)), 0) FROM modelflags.features), "
-		"(SELECT count(*) FROM modelflags.routes)", 0, NULL);
+	/* rows and bytes of names of each table, then the routes */
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int t = 0; t < 4; t++)
+		appendStringInfo(&sql, "(SELECT count(*) FROM modelflags.%1$s), "
+						 "(SELECT coalesce(sum(octet_length(%2$s)), 0) FROM modelflags.%1$s), ",
+						 table_sql((DefTable) t), mf_column_sql(key_of[t]));
+	appendStringInfoString(&sql, "(SELECT count(*) FROM modelflags.routes)");
+	run(sql.data, 0, NULL);
 	tt = SPI_tuptable;
 	for (int t = 0; t < 4; t++)
 	{
@@ -870,8 +966,8 @@ check_dump_size(DumpBudget *budget)
 	routes = column_int8(tt->vals[0], tt->tupdesc, 9);
 	budget_add(budget, 5 * (uint64) routes, 0, "the routes");
 
-	run("SELECT feature, count(*) FROM modelflags.routes GROUP BY feature "
-		"ORDER BY 2 DESC, 1 LIMIT 1", 0, NULL);
+	run(psprintf("SELECT %1$s, count(*) FROM modelflags.routes GROUP BY %1$s "
+				 "ORDER BY 2 DESC, 1 LIMIT 1", C(ROUTE_FEATURE)), 0, NULL);
 	if (SPI_processed > 0 && column_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) > DEF_MAX_ITEMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -883,10 +979,12 @@ check_dump_size(DumpBudget *budget)
 
 	if (!budget->state)
 		return;
-	run("SELECT flag, opt_out, n, sum(n) OVER (), sum(b) OVER () FROM "
-		"(SELECT flag, opt_out, count(*) AS n, sum(octet_length(actor)) AS b "
-		"FROM modelflags.flag_actors GROUP BY flag, opt_out) s "
-		"ORDER BY n DESC, flag COLLATE \"C\", opt_out LIMIT 1", 0, NULL);
+	/* %1$s flag, %2$s opt_out, %3$s actor */
+	run(psprintf("SELECT %1$s, %2$s, n, sum(n) OVER (), sum(b) OVER () FROM "
+				 "(SELECT %1$s, %2$s, count(*) AS n, sum(octet_length(%3$s)) AS b "
+				 "FROM modelflags.flag_actors GROUP BY %1$s, %2$s) s "
+				 "ORDER BY n DESC, %1$s COLLATE \"C\", %2$s LIMIT 1",
+				 C(ACTOR_FLAG), C(ACTOR_OPT_OUT), C(ACTOR_ACTOR)), 0, NULL);
 	if (SPI_processed > 0)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -949,12 +1047,15 @@ column_bool(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 /*
  * A jsonb value (params) as a DefNode tree, without recursion: the open
  * containers are on a palloc'd stack as deep as the value (jsonb has no
- * depth limit but the stack's; nor has the parser).  Each container is
- * appended to its parent when it ends, so that its node count and height
- * are complete.  Counted against the budget as it goes.
+ * depth limit but the stack's; nor has the YAML reader).  Each container
+ * is appended to its parent when it ends, so that its node count and
+ * height are complete.  Counted against the budget as it goes.  For a JSON
+ * dump, a value nested deeper than max_depth levels is refused as soon as
+ * the level past them opens.
  */
 static DefNode *
-jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, DumpBudget *budget)
+jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, int max_depth,
+			  DumpBudget *budget)
 {
 	typedef struct Open
 	{
@@ -989,6 +1090,15 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, DumpBudget *budget
 								 errdetail("load_definitions reads at most %d items in one list or mapping.",
 										   DEF_MAX_ITEMS),
 								 errhint(DUMP_HINT)));
+					if (budget->json && depth >= max_depth)
+						ereport(ERROR,
+								(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+								 errmsg("params of %s nest more than %d levels, too deep for a JSON definitions document",
+										owner, max_depth),
+								 errdetail("load_definitions reads JSON nested at most %d levels (cJSON's limit), the document's own included: params nest at most %d levels in a model, %d in a route.",
+										   DEF_MAX_JSON_DEPTH, DEF_MAX_JSON_DEPTH - DEF_MODEL_PARAMS_LEVELS,
+										   DEF_MAX_JSON_DEPTH - DEF_ROUTE_PARAMS_LEVELS),
+								 errhint("Dump with format => 'yaml' (the default): YAML takes params nested up to about 20000 levels.")));
 					budget_add(budget, 1, 2, owner);
 					n = def_node_new(doc, tok == WJB_BEGIN_ARRAY ? DEF_NODE_ARRAY : DEF_NODE_OBJECT, NULL, 0);
 					check_node(doc, n);
@@ -1067,6 +1177,34 @@ jsonb_to_node(DefDocument *doc, Jsonb *jb, const char *owner, DumpBudget *budget
 	return root;
 }
 
+/*
+ * Runs "SELECT <every column of table, in the catalogue's order><extra>
+ * FROM modelflags.<table> x ORDER BY <its key>", so that a column is at
+ * POS(id) of the result.
+ */
+static void
+select_table(MfTableId table, const char *extra)
+{
+	StringInfoData sql;
+	bool		first = true;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	mf_append_columns(&sql, table, MF_ALL_COLUMNS, "x.", false);
+	appendStringInfo(&sql, "%s FROM modelflags.%s x ORDER BY ", extra, mf_table_names[table]);
+	for (int c = 0; c < MF_SCHEMA_NCOLUMNS; c++)
+		if (mf_schema_columns[c].table == table && mf_schema_columns[c].key)
+		{
+			appendStringInfo(&sql, "%sx.%s%s", first ? "" : ", ", mf_column_sql((MfSchemaColumnId) c),
+							 mf_schema_columns[c].type == MF_TYPE_TEXT ? " COLLATE \"C\"" : "");
+			first = false;
+		}
+	run(sql.data, 0, NULL);
+}
+
+/* Where select_table returns a column: POS(FLAG_TYPE). */
+#define POS(id) mf_column_position(MF_SCHEMA_##id)
+
 /* Reads the tables into doc (inside SPI); actors only for a dump with state. */
 static void
 read_tables(DefDocument *doc, DumpBudget *budget)
@@ -1075,80 +1213,85 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 	TupleDesc	desc;
 	bool		isnull;
 	int			feature = 0;
+	int			nflag_columns = 0;
 
-	run("SELECT name, available, note FROM modelflags.providers ORDER BY name COLLATE \"C\"", 0, NULL);
+	select_table(MF_PROVIDERS, "");
 	tt = SPI_tuptable;
 	desc = tt->tupdesc;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	t = tt->vals[i];
-		DefProvider *p = def_add_provider(doc, column_text(t, desc, 1));
+		DefProvider *p = def_add_provider(doc, column_text(t, desc, POS(PROVIDER_NAME)));
 
 		check_node(doc, p);
-		p->present = DEF_PROVIDER_AVAILABLE | DEF_PROVIDER_NOTE;
-		p->available = column_bool(t, desc, 2, &isnull);
-		p->note = def_strdup(doc, column_text_counted(t, desc, 3, budget, "the providers"));
+		p->present = DEF_PROVIDER_COLUMNS;
+		p->available = column_bool(t, desc, POS(PROVIDER_AVAILABLE), &isnull);
+		p->note = def_strdup(doc, column_text_counted(t, desc, POS(PROVIDER_NOTE), budget, "the providers"));
 	}
 
-	run("SELECT name, provider, params, enabled, description FROM modelflags.models ORDER BY name COLLATE \"C\"",
-		0, NULL);
+	select_table(MF_MODELS, "");
 	tt = SPI_tuptable;
 	desc = tt->tupdesc;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	t = tt->vals[i];
-		DefModel   *m = def_add_model(doc, column_text(t, desc, 1));
+		DefModel   *m = def_add_model(doc, column_text(t, desc, POS(MODEL_NAME)));
 		Datum		params;
 
 		check_node(doc, m);
-		m->present = DEF_MODEL_PROVIDER | DEF_MODEL_PARAMS | DEF_MODEL_ENABLED | DEF_MODEL_DESCRIPTION;
-		m->provider = def_strdup(doc, column_text_counted(t, desc, 2, budget, "the models"));
-		params = SPI_getbinval(t, desc, 3, &isnull);
+		m->present = DEF_MODEL_COLUMNS;
+		m->provider = def_strdup(doc, column_text_counted(t, desc, POS(MODEL_PROVIDER), budget, "the models"));
+		params = SPI_getbinval(t, desc, POS(MODEL_PARAMS), &isnull);
 		m->params = isnull ? NULL :
-			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("model \"%s\"", m->name), budget);
-		m->enabled = column_bool(t, desc, 4, &isnull);
-		m->description = def_strdup(doc, column_text_counted(t, desc, 5, budget, "the models"));
+			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("model \"%s\"", m->name),
+						  DEF_MAX_JSON_DEPTH - DEF_MODEL_PARAMS_LEVELS, budget);
+		m->enabled = column_bool(t, desc, POS(MODEL_ENABLED), &isnull);
+		m->description = def_strdup(doc, column_text_counted(t, desc, POS(MODEL_DESCRIPTION), budget,
+															  "the models"));
 	}
 
+	/* the flags' columns, then (with state) their actor gates and opt-outs */
+	for (int c = 0; c < MF_SCHEMA_NCOLUMNS; c++)
+		nflag_columns += mf_schema_columns[c].table == MF_FLAGS;
 	if (budget->state)
-		run("SELECT f.name, f.enabled, f.percentage_of_actors, f.percentage_of_time, f.type, f.default_enabled, "
-			"f.\"group\", f.milestone, f.description, f.introduced_by_url, f.rollout_issue_url, "
-			"f.feature_issue_url, f.log_state_changes, "
-			"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND NOT a.opt_out "
-			"ORDER BY a.actor COLLATE \"C\"), "
-			"ARRAY(SELECT a.actor FROM modelflags.flag_actors a WHERE a.flag = f.name AND a.opt_out "
-			"ORDER BY a.actor COLLATE \"C\") "
-			"FROM modelflags.flags f ORDER BY f.name COLLATE \"C\"", 0, NULL);
+		/* %1$s actor, %2$s flag, %3$s opt_out */
+		select_table(MF_FLAGS,
+					 psprintf(", ARRAY(SELECT a.%1$s FROM modelflags.flag_actors a WHERE a.%2$s = x.%4$s "
+							  "AND NOT a.%3$s ORDER BY a.%1$s COLLATE \"C\"), "
+							  "ARRAY(SELECT a.%1$s FROM modelflags.flag_actors a WHERE a.%2$s = x.%4$s "
+							  "AND a.%3$s ORDER BY a.%1$s COLLATE \"C\")",
+							  C(ACTOR_ACTOR), C(ACTOR_FLAG), C(ACTOR_OPT_OUT), C(FLAG_NAME)));
 	else
-		run("SELECT f.name, f.enabled, f.percentage_of_actors, f.percentage_of_time, f.type, f.default_enabled, "
-			"f.\"group\", f.milestone, f.description, f.introduced_by_url, f.rollout_issue_url, "
-			"f.feature_issue_url, f.log_state_changes "
-			"FROM modelflags.flags f ORDER BY f.name COLLATE \"C\"", 0, NULL);
+		select_table(MF_FLAGS, "");
 	tt = SPI_tuptable;
 	desc = tt->tupdesc;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	t = tt->vals[i];
-		DefFlag    *f = def_add_flag(doc, column_text(t, desc, 1));
+		DefFlag    *f = def_add_flag(doc, column_text(t, desc, POS(FLAG_NAME)));
 		bool		b;
 
 		check_node(doc, f);
 		f->present = DEF_FLAG_COLUMNS;
-		b = column_bool(t, desc, 2, &isnull);
+		b = column_bool(t, desc, POS(FLAG_ENABLED), &isnull);
 		f->enabled = isnull ? DEF_NULL : b;
-		f->percentage_of_actors = def_strdup(doc, column_text(t, desc, 3));
-		f->percentage_of_time = def_strdup(doc, column_text(t, desc, 4));
-		f->type = def_strdup(doc, column_text(t, desc, 5));
-		f->default_enabled = column_bool(t, desc, 6, &isnull);
-		f->group = def_strdup(doc, column_text_counted(t, desc, 7, budget, "the flags"));
-		f->milestone = def_strdup(doc, column_text_counted(t, desc, 8, budget, "the flags"));
-		f->description = def_strdup(doc, column_text_counted(t, desc, 9, budget, "the flags"));
-		f->introduced_by_url = def_strdup(doc, column_text_counted(t, desc, 10, budget, "the flags"));
-		f->rollout_issue_url = def_strdup(doc, column_text_counted(t, desc, 11, budget, "the flags"));
-		f->feature_issue_url = def_strdup(doc, column_text_counted(t, desc, 12, budget, "the flags"));
-		b = column_bool(t, desc, 13, &isnull);
+		f->percentage_of_actors = def_strdup(doc, column_text(t, desc, POS(FLAG_PCT_ACTORS)));
+		f->percentage_of_time = def_strdup(doc, column_text(t, desc, POS(FLAG_PCT_TIME)));
+		f->type = def_strdup(doc, column_text(t, desc, POS(FLAG_TYPE)));
+		f->default_enabled = column_bool(t, desc, POS(FLAG_DEFAULT), &isnull);
+		f->group = def_strdup(doc, column_text_counted(t, desc, POS(FLAG_GROUP), budget, "the flags"));
+		f->milestone = def_strdup(doc, column_text_counted(t, desc, POS(FLAG_MILESTONE), budget, "the flags"));
+		f->description = def_strdup(doc, column_text_counted(t, desc, POS(FLAG_DESCRIPTION), budget,
+															  "the flags"));
+		f->introduced_by_url = def_strdup(doc, column_text_counted(t, desc, POS(FLAG_INTRODUCED_BY_URL),
+																	budget, "the flags"));
+		f->rollout_issue_url = def_strdup(doc, column_text_counted(t, desc, POS(FLAG_ROLLOUT_ISSUE_URL),
+																	budget, "the flags"));
+		f->feature_issue_url = def_strdup(doc, column_text_counted(t, desc, POS(FLAG_FEATURE_ISSUE_URL),
+																	budget, "the flags"));
+		b = column_bool(t, desc, POS(FLAG_LOG_STATE_CHANGES), &isnull);
 		f->log_state_changes = isnull ? DEF_NULL : b;
-		for (int col = 14; budget->state && col <= 15; col++)
+		for (int col = nflag_columns + 1; budget->state && col <= nflag_columns + 2; col++)
 		{
 			ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(t, desc, col, &isnull));
 			Datum	   *elems;
@@ -1160,33 +1303,33 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 			{
 				char	   *s = TextDatumGetCString(elems[k]);
 
-				check_node(doc, def_add_actor(doc, f, to_utf8(s, strlen(s)), col == 15));
+				check_node(doc, def_add_actor(doc, f, to_utf8(s, strlen(s)), col == nflag_columns + 2));
 			}
 		}
 	}
 
-	run("SELECT name, description FROM modelflags.features ORDER BY name COLLATE \"C\"", 0, NULL);
+	select_table(MF_FEATURES, "");
 	tt = SPI_tuptable;
 	desc = tt->tupdesc;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	t = tt->vals[i];
-		DefFeature *f = def_add_feature(doc, column_text(t, desc, 1));
+		DefFeature *f = def_add_feature(doc, column_text(t, desc, POS(FEATURE_NAME)));
 
 		check_node(doc, f);
-		f->present = DEF_FEATURE_DESCRIPTION | DEF_FEATURE_ROUTES;
-		f->description = def_strdup(doc, column_text_counted(t, desc, 2, budget, "the features"));
+		f->present = DEF_FEATURE_COLUMNS | DEF_FEATURE_ROUTES;
+		f->description = def_strdup(doc, column_text_counted(t, desc, POS(FEATURE_DESCRIPTION), budget,
+															  "the features"));
 	}
 
-	/* routes in the same order as their features: merge by name */
-	run("SELECT feature, position, flag, model, params, note FROM modelflags.routes "
-		"ORDER BY feature COLLATE \"C\", position", 0, NULL);
+	/* routes in the same order as their features (by key): merge by name */
+	select_table(MF_ROUTES, "");
 	tt = SPI_tuptable;
 	desc = tt->tupdesc;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	t = tt->vals[i];
-		char	   *name = column_text(t, desc, 1);
+		char	   *name = column_text(t, desc, POS(ROUTE_FEATURE));
 		DefRoute   *r;
 		Datum		params;
 
@@ -1201,14 +1344,14 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 			continue;
 		r = def_add_route(doc, &doc->features[feature]);
 		check_node(doc, r);
-		r->position = DatumGetInt32(SPI_getbinval(t, desc, 2, &isnull));
-		r->flag = def_strdup(doc, column_text_counted(t, desc, 3, budget, "the routes"));
-		r->model = def_strdup(doc, column_text_counted(t, desc, 4, budget, "the routes"));
-		params = SPI_getbinval(t, desc, 5, &isnull);
+		r->position = DatumGetInt32(SPI_getbinval(t, desc, POS(ROUTE_POSITION), &isnull));
+		r->flag = def_strdup(doc, column_text_counted(t, desc, POS(ROUTE_FLAG), budget, "the routes"));
+		r->model = def_strdup(doc, column_text_counted(t, desc, POS(ROUTE_MODEL), budget, "the routes"));
+		params = SPI_getbinval(t, desc, POS(ROUTE_PARAMS), &isnull);
 		r->params = isnull ? NULL :
 			jsonb_to_node(doc, DatumGetJsonbP(params), psprintf("route %s[%d]", name, r->position),
-						  budget);
-		r->note = def_strdup(doc, column_text_counted(t, desc, 6, budget, "the routes"));
+						  DEF_MAX_JSON_DEPTH - DEF_ROUTE_PARAMS_LEVELS, budget);
+		r->note = def_strdup(doc, column_text_counted(t, desc, POS(ROUTE_NOTE), budget, "the routes"));
 	}
 	if (doc->oom)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -1216,7 +1359,8 @@ read_tables(DefDocument *doc, DumpBudget *budget)
 
 /*
  * A YAML dump too deeply nested for YAML (DEF_MAX_YAML_FLOW_WORK): names
- * the deepest params, which JSON writes as well as any.
+ * the deepest params.  JSON nests less deeply still (DEF_MAX_JSON_DEPTH);
+ * only a server whose max_stack_depth was raised holds such params.
  */
 static void
 refuse_deep_yaml(const DefDocument *doc)
@@ -1245,7 +1389,8 @@ refuse_deep_yaml(const DefDocument *doc)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("params of %s nest %u levels, too deep for a YAML definitions document", owner, height),
 			 errdetail("load_definitions reads YAML flow collections nested about 20000 levels at most, for libyaml's time grows with their depth."),
-			 errhint("Dump with format => 'json', which has no such limit.")));
+			 errhint("No definitions document holds params nested that deep (JSON nests at most %d levels); pg_dump and COPY keep them.",
+					 DEF_MAX_JSON_DEPTH)));
 }
 
 /* dump_definitions(format text, state boolean) returns text */
@@ -1283,7 +1428,7 @@ modelflags_dump_definitions(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
-		DumpBudget	budget = {state, 0, 0};
+		DumpBudget	budget = {state, output == DEF_OUTPUT_JSON, 0, 0};
 		DefWritten	written;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -1303,6 +1448,14 @@ modelflags_dump_definitions(PG_FUNCTION_ARGS)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		if (output == DEF_OUTPUT_YAML && written.flow_work > DEF_MAX_YAML_FLOW_WORK)
 			refuse_deep_yaml(doc);
+		/* refused while reading (jsonb_to_node); checked again, exactly */
+		if (output == DEF_OUTPUT_JSON && written.depth > DEF_MAX_JSON_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the definitions dump would nest %u levels, more than a JSON definitions document can",
+							written.depth),
+					 errdetail("load_definitions reads JSON nested at most %d levels.", DEF_MAX_JSON_DEPTH),
+					 errhint("Dump with format => 'yaml' (the default).")));
 		if (written.nodes > DEF_MAX_NODES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

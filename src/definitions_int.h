@@ -16,10 +16,12 @@
  *      against DEF_MAX_ALIAS_NODES (so a "billion laughs" document is
  *      refused after a few thousand nodes), flow nesting bounded by
  *      DEF_MAX_YAML_FLOW_WORK (libyaml's time grows with it);
- *      def_read_json.c: JSON (RFC 8259) by our own reader, after a lexical
- *      pre-scan that bounds the node count and refuses raw control
- *      characters and \u0000; each value keeps its line:column, each number
- *      its exact text, of any length;
+ *      def_read_json.c: JSON (RFC 8259) through cJSON, after a lexical
+ *      pre-scan that bounds the nesting (cJSON's, DEF_MAX_JSON_DEPTH) and
+ *      the node count, and refuses what cJSON lets through (raw control
+ *      characters, \u0000, 01, 1., -.5); a walk in lockstep with the text
+ *      gives each value its line:column, each number its exact text, of
+ *      any length;
  *   3. def_bind.c: the format is recognised from the top-level keys and the
  *      tree is bound to providers/models/flags/features, checking every
  *      value against the rules the database triggers apply (10_validate.sql),
@@ -32,13 +34,14 @@
  * def_util.c (arena, buffer, UTF-8, quoting) serves them all.
  *
  * Fatal errors (syntax, limits, memory) longjmp back to def_parse, which
- * releases libyaml's memory; everything else lives in the document's
- * arena.  Checking errors are collected (up to DEF_MAX_ERRORS)
+ * releases libyaml's and cJSON's memory; everything else lives in the
+ * document's arena.  Checking errors are collected (up to DEF_MAX_ERRORS)
  * so that modelflags-lint reports them all.
  *
- * Nothing recurses on the depth of a tree: the readers and writers keep
- * their own stacks (the YAML block writer recurses at most WRITE_MAX_INDENT
- * / 2 levels, then writes flow style without recursion).
+ * Nothing of ours recurses on the depth of a tree (cJSON does, at most
+ * DEF_MAX_JSON_DEPTH levels): the readers and writers keep their own
+ * stacks (the YAML block writer recurses at most WRITE_MAX_INDENT / 2
+ * levels, then writes flow style without recursion).
  *
  * These files include no PostgreSQL header, but they are linked into the
  * extension: the functions below have hidden visibility so that they never
@@ -158,6 +161,9 @@ typedef struct Parser
 	bool		yparser_live;
 	yaml_event_t yevent;
 	bool		yevent_live;
+
+	/* cJSON's tree while it is walked, released by def_parse */
+	struct cJSON *json;
 
 	/* JSON scan */
 	const char *js;

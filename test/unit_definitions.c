@@ -143,6 +143,16 @@ round_trips(const DefDocument *d, DefOutput out)
 		def_free(d2);
 		return ok;
 	}
+	if (out == DEF_OUTPUT_JSON && w.depth > DEF_MAX_JSON_DEPTH)
+	{
+		/* too deep for cJSON (dump_definitions says so): refused, not misread */
+		ok = check(d2->nerrors == 1 && d2->errors[0].kind == DEF_ERR_LIMIT &&
+				   strstr(d2->errors[0].message, "JSON document nests more than 1000 levels") != NULL,
+				   "JSON %u levels deep: %s", w.depth, first_error(d2));
+		free(s1);
+		def_free(d2);
+		return ok;
+	}
 	s2 = d2->nerrors ? NULL : def_serialize(d2, out, true, &l2);
 	ok = check(d2->nerrors == 0, "output does not parse: %s\n%.2000s", first_error(d2), s1) &&
 		check(s2 && l1 == l2 && memcmp(s1, s2, l1) == 0, "round trip differs:\n%.2000s\n---\n%.2000s", s1, s2 ? s2 : "") &&
@@ -486,6 +496,33 @@ test_syntax_and_positions(void)
 	expect_error_s("JSON raw control character", "{\"a\": \"x\001\"}", DEF_ERR_SYNTAX, 1, 9, "", "control character");
 	expect_error_s("JSON \\u0000", "{\"a\": \"x\\u0000\"}", DEF_ERR_ENCODING, 1, 9, "", "\\u0000");
 	expect_error_s("JSON lone surrogate", "{\"a\": \"\\ud800\"}", DEF_ERR_SYNTAX, 0, 0, "", "invalid JSON");
+	/* what cJSON lets through, refused by the pre-scan as RFC 8259 says */
+	expect_error_s("JSON \\u with bad hex digits (cJSON reads NUL)", "{\"a\": \"x\\uZZZZ\"}", DEF_ERR_SYNTAX, 1, 9, "",
+				   "invalid JSON: invalid escape \"\\\\uZZZZ\"");
+	expect_error_s("JSON unknown escape", "{\"a\": \"\\x\"}", DEF_ERR_SYNTAX, 1, 8, "", "invalid JSON: invalid escape");
+	expect_error_s("JSON low surrogate alone", "{\"a\": \"\\udc00\"}", DEF_ERR_SYNTAX, 1, 8, "",
+				   "invalid JSON: unpaired UTF-16 surrogate");
+	expect_error_s("JSON form feed outside a string", "{\"a\":\f1}", DEF_ERR_SYNTAX, 1, 6, "",
+				   "control character outside a string");
+	/* errors in document order: cJSON's syntax error or the pre-scan's */
+	expect_error_s("JSON syntax error before a bad number", "[1,, 01]", DEF_ERR_SYNTAX, 1, 4, "", "unexpected \",\"");
+	expect_error_s("JSON bad number before a syntax error", "[01,,]", DEF_ERR_SYNTAX, 1, 2, "", "invalid JSON number \"01\"");
+	{
+		/* numbers longer than cJSON reads: positions after them stay right */
+		char		num[101],
+					doc[512];
+
+		memset(num, '9', 100);
+		num[100] = '\0';
+		snprintf(doc, sizeof(doc), "[%s, -%s.5e-1 x]", num, num);
+		expect_error_s("JSON syntax error after long numbers", doc, DEF_ERR_SYNTAX, 1, 211, "", "unexpected \"x\"");
+		snprintf(doc, sizeof(doc), "{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": %s}, \"enabled\": \"yes\"}]}", num);
+		expect_error_s("JSON value position after a long number", doc, DEF_ERR_VALUE, 1, 174, "models[0].enabled",
+					   "must be true or false");
+		num[0] = '0';
+		snprintf(doc, sizeof(doc), "[1, %s]", num);
+		expect_error_s("JSON long number with a leading zero refused", doc, DEF_ERR_SYNTAX, 1, 5, "", "invalid JSON number \"0999");
+	}
 	expect_error_s("JSON value positions",
 				   "{\n  \"features\": [\n    {\"name\": \"f\", \"routes\": [{\"model\": \"Bad Model\"}]}\n  ]\n}",
 				   DEF_ERR_VALUE, 3, 40, "features[0].routes[0].model", "invalid model name \"Bad Model\"");
@@ -534,6 +571,25 @@ test_deep(size_t depth)
 		}
 		len += snprintf(doc + len, cap - len, "%s", form == 0 ? "}}]}" : form == 1 ? "}}]\n" : "\n");
 		d = def_parse(doc, len);
+		if (form == 0 && depth + 4 > DEF_MAX_JSON_DEPTH)
+		{
+			/*
+			 * cJSON reads 1000 levels: the document, "models", the model and
+			 * params are 4 of them.  Refused at the 1001st bracket.
+			 */
+			int			column = (int) strlen("{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": ")
+				+ DEF_MAX_JSON_DEPTH - 4 + 1;
+
+			check(d->nerrors == 1 && d->errors[0].kind == DEF_ERR_LIMIT &&
+				  d->errors[0].line == 1 && d->errors[0].column == column &&
+				  strstr(d->errors[0].message, "JSON document nests more than 1000 levels") &&
+				  strstr(d->errors[0].hint, "YAML takes deeper documents"),
+				  "JSON: %s (want column %d)", first_error(d), column);
+			def_free(d);
+			snprintf(name, sizeof(name), "%zu-deep params in JSON refused (cJSON reads 1000 levels)", depth);
+			report(name);
+			continue;
+		}
 		if (form == 1 && depth > 20000)
 		{
 			/* libyaml's time grows with flow nesting: refused, in about a second */
@@ -553,9 +609,10 @@ test_deep(size_t depth)
 				char	   *s = def_serialize_bounded(d, out ? DEF_OUTPUT_JSON : DEF_OUTPUT_YAML, true, 0, &w);
 
 				check(s && w.len < 3 * depth + 4096, "%s written in %zu bytes", out ? "JSON" : "YAML", w.len);
-				/* YAML reads flow collections about 20,000 deep; JSON any */
+				/* YAML reads flow collections about 20,000 deep; JSON 1000 levels */
 				check(out == 1 || (w.flow_work > DEF_MAX_YAML_FLOW_WORK) == (depth > 20000),
 					  "YAML flow work %llu", (unsigned long long) w.flow_work);
+				check(w.depth == depth + 4, "%s: the writer counts %u levels", out ? "JSON" : "YAML", w.depth);
 				free(s);
 				round_trips(d, out ? DEF_OUTPUT_JSON : DEF_OUTPUT_YAML);
 			}
@@ -624,19 +681,37 @@ test_hostile(void)
 	}
 
 	/*
-	 * Nesting: no limit of its own (jsonb has none), and no recursion: a
-	 * 100,000-deep params value is read from JSON, YAML flow and YAML block
-	 * and written back (deep levels on one line, so the text stays linear
-	 * in the depth); a million levels are refused by the node limit.
+	 * Nesting: YAML has no limit of its own (jsonb has none), and no
+	 * recursion: a 100,000-deep params value is read from YAML flow and
+	 * block and written back (deep levels on one line, so the text stays
+	 * linear in the depth); a million levels are refused by the node
+	 * limit.  JSON is read by cJSON, up to 1000 levels: exactly that many
+	 * are read and written back, one more is refused before cJSON runs.
 	 */
+	test_deep(DEF_MAX_JSON_DEPTH - 4);
+	test_deep(DEF_MAX_JSON_DEPTH - 3);
 	test_deep(15000);
 	test_deep(100000);
 	n = 1000000;
 	buf = malloc(2 * n + 16);
 	memset(buf, '[', n);
 	memset(buf + n, ']', n);
-	expect_error("1000000-deep JSON refused by the node limit", buf, 2 * n, DEF_ERR_LIMIT, 1, 500001, "",
-				 "too many nodes");
+	expect_error("1000000-deep JSON refused at 1000 levels", buf, 2 * n, DEF_ERR_LIMIT, 1, 1001, "",
+				 "JSON document nests more than 1000 levels");
+	{
+		/* cJSON itself reads as deep as the pre-scan lets through */
+		cJSON	   *j;
+
+		memset(buf, '[', DEF_MAX_JSON_DEPTH);
+		memset(buf + DEF_MAX_JSON_DEPTH, ']', DEF_MAX_JSON_DEPTH);
+		buf[2 * DEF_MAX_JSON_DEPTH] = '\0';
+		j = cJSON_Parse(buf);
+		check(j != NULL, "cJSON refuses %d levels", DEF_MAX_JSON_DEPTH);
+		cJSON_Delete(j);
+		report("cJSON reads DEF_MAX_JSON_DEPTH levels");
+		memset(buf, '[', n);
+		memset(buf + n, ']', n);
+	}
 	memcpy(buf, "a: ", 3);
 	memset(buf + 2 * n - 3, ' ', 3);
 	expect_error("1000000-deep YAML flow refused (libyaml's time)", buf, 2 * n, DEF_ERR_LIMIT, 1, 20004, NULL,
@@ -1013,6 +1088,64 @@ test_builder(void)
 	report("a percentage 1e1 from JSON round-trips through YAML");
 }
 
+/*
+ * Params exactly as deep as a JSON document can hold them, in a model and
+ * in a route (DEF_MODEL_PARAMS_LEVELS, DEF_ROUTE_PARAMS_LEVELS, what
+ * dump_definitions holds them to), and one level deeper: the writer counts
+ * the levels the parser counts, and the JSON text is read, or refused.
+ */
+static void
+test_json_depth(void)
+{
+	for (int route = 0; route < 2; route++)
+	{
+		for (int extra = 0; extra < 2; extra++)
+		{
+			DefDocument *d = def_new_document();
+			int			levels = route ? DEF_ROUTE_PARAMS_LEVELS : DEF_MODEL_PARAMS_LEVELS;
+			int			depth = DEF_MAX_JSON_DEPTH - levels + extra;	/* of params */
+			DefNode    *params = def_node_new(d, DEF_NODE_OBJECT, NULL, 0);
+			DefNode    *inner = def_node_new(d, DEF_NODE_ARRAY, NULL, 0);
+			DefModel   *m = def_add_model(d, "m");
+			DefWritten	w;
+			char	   *s;
+
+			def_node_append(d, inner, NULL, def_node_new(d, DEF_NODE_NUMBER, "1", 1));
+			for (int i = 2; i < depth; i++)
+			{
+				DefNode    *outer = def_node_new(d, DEF_NODE_ARRAY, NULL, 0);
+
+				def_node_append(d, outer, NULL, inner);
+				inner = outer;
+			}
+			def_node_append(d, params, def_node_new(d, DEF_NODE_STRING, "x", 1), inner);
+			m->present = DEF_MODEL_PROVIDER;
+			m->provider = def_strdup(d, "p");
+			if (route)
+			{
+				DefRoute   *r = def_add_route(d, def_add_feature(d, "f"));
+
+				d->features[0].present = DEF_FEATURE_ROUTES;
+				r->model = def_strdup(d, "m");
+				r->params = params;
+			}
+			else
+			{
+				m->present |= DEF_MODEL_PARAMS;
+				m->params = params;
+			}
+			s = def_serialize_bounded(d, DEF_OUTPUT_JSON, true, 0, &w);
+			check(s && w.depth == (uint32_t) (DEF_MAX_JSON_DEPTH + extra), "%s params %d deep written %u levels deep",
+				  route ? "route" : "model", depth, w.depth);
+			free(s);
+			round_trips(d, DEF_OUTPUT_JSON);
+			round_trips(d, DEF_OUTPUT_YAML);
+			def_free(d);
+		}
+	}
+	report("params as deep as JSON holds them read back, one level more refused");
+}
+
 int
 main(void)
 {
@@ -1024,5 +1157,6 @@ main(void)
 	test_values();
 	test_references();
 	test_builder();
+	test_json_depth();
 	return failures ? 1 : 0;
 }

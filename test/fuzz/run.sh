@@ -19,7 +19,7 @@ libs=$(make -s print-def-libs)
 clang -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
       -fno-sanitize-recover=undefined -Isrc \
       -o test/build/fuzz_definitions \
-      test/fuzz/fuzz_definitions.c $srcs $libs -lcjson
+      test/fuzz/fuzz_definitions.c $srcs $libs
 args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=200000
       -dict=test/fuzz/definitions.dict -artifact_prefix=test/fuzz/ -print_final_stats=1)
 if [ "$jobs" -gt 1 ]; then

@@ -14,7 +14,7 @@ fi
 if ! gcc -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
         -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Werror -Isrc \
         -o test/build/unit_definitions \
-        test/unit_definitions.c $srcs $libs -lcjson; then
+        test/unit_definitions.c $srcs $libs; then
     echo "FAIL: definitions unit tests do not build"
     exit 1
 fi
