@@ -137,6 +137,9 @@ INSERT INTO public.feature_gates (feature_key, key, value, created_at, updated_a
 VALUES ('chat_beta', 'boolean', 'true', now(), now());
 RESET modelflags.fault_injection;
 SELECT count(*) AS written FROM public.feature_gates WHERE feature_key = 'chat_beta' AND key = 'boolean';
+-- The audit is a step of its own: the failed routing note did not cost it.
+SELECT count(*) AS audited FROM modelflags.changes
+ WHERE table_name = 'public.feature_gates' AND new_row ->> 'feature_key' = 'chat_beta' AND new_row ->> 'key' = 'boolean';
 
 -- Flipper's remove: the flag is no longer persisted; default_enabled again.
 BEGIN;
