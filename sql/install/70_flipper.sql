@@ -180,6 +180,55 @@ BEGIN
     END IF;
 END $$;
 
+-- Plain SQL, and load_definitions, which writes through it, is refused as
+-- the write functions are: a statement that sets a gate of a flag Flipper
+-- keeps (flags.enabled, percentage_of_actors, percentage_of_time, a
+-- flag_actors row) would change nothing, Flipper's rows being its gates.
+-- Its metadata (GitLab's YAML: type, default_enabled, ...) stays writable,
+-- and so do deletes.  Statement triggers over the transition tables: one
+-- query per statement, however many rows.  SECURITY DEFINER: it reads
+-- flipper_source and the features table whoever writes.
+CREATE FUNCTION modelflags._refuse_flipper_gates() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src  modelflags.flipper_source;
+    flag text;
+BEGIN
+    SELECT * INTO src FROM modelflags.flipper_source;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT c.flag FROM (%s) c (flag) WHERE EXISTS (SELECT 1 FROM %s f WHERE f.key = c.flag) LIMIT 1',
+                   CASE
+                       WHEN TG_TABLE_NAME = 'flag_actors' THEN 'SELECT DISTINCT n.flag FROM new_rows n'
+                       WHEN TG_OP = 'INSERT' THEN
+                           'SELECT n.name FROM new_rows n
+                             WHERE n.enabled IS NOT NULL OR n.percentage_of_actors IS NOT NULL
+                                OR n.percentage_of_time IS NOT NULL'
+                       ELSE
+                           'SELECT n.name FROM new_rows n LEFT JOIN old_rows o ON o.name = n.name
+                             WHERE (n.enabled, n.percentage_of_actors, n.percentage_of_time)
+                                   IS DISTINCT FROM (o.enabled, o.percentage_of_actors, o.percentage_of_time)
+                                   AND (o.name IS NOT NULL OR n.enabled IS NOT NULL
+                                        OR n.percentage_of_actors IS NOT NULL OR n.percentage_of_time IS NOT NULL)'
+                   END, src.features)
+        INTO flag;
+    IF flag IS NOT NULL THEN
+        PERFORM modelflags._refuse_flipper_owned(flag);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER flags_flipper_insert AFTER INSERT ON modelflags.flags REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
+CREATE TRIGGER flags_flipper_update AFTER UPDATE ON modelflags.flags
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
+CREATE TRIGGER flag_actors_flipper_insert AFTER INSERT ON modelflags.flag_actors REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
+CREATE TRIGGER flag_actors_flipper_update AFTER UPDATE ON modelflags.flag_actors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
+
 /*
  * attach_flipper(features, gates): follow Flipper's ActiveRecord tables —
  * GitLab's features and feature_gates, or the gem's flipper_features and
