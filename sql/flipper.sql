@@ -130,6 +130,17 @@ SELECT * FROM regress_util.try($$SELECT modelflags.opt_out('chat_beta', 'User:9'
 SELECT * FROM regress_util.try($$SELECT modelflags.remove_opt_out('chat_beta', 'User:9')$$);
 SELECT * FROM regress_util.try($$SELECT modelflags.delete_flag('chat_beta')$$);
 SELECT * FROM regress_util.try($$SELECT modelflags.set_flag('modelflags_only', false)$$);
+-- So is plain SQL that sets a gate (and load_definitions, which writes
+-- through it), in one query per statement; metadata and deletes are not.
+SELECT * FROM regress_util.try($$UPDATE modelflags.flags SET enabled = true WHERE name = 'chat_beta'$$);
+SELECT * FROM regress_util.try($$UPDATE modelflags.flags SET percentage_of_actors = 5 WHERE name IN ('modelflags_only', 'chat_beta')$$);
+SELECT * FROM regress_util.try($$INSERT INTO modelflags.flag_actors (flag, actor) VALUES ('modelflags_only', 'User:1'), ('chat_beta', 'User:1')$$);
+SELECT * FROM regress_util.try($$SELECT modelflags.load_definitions('flags: [{name: chat_beta, percentage_of_time: 50}]')$$);
+SELECT * FROM regress_util.try($$INSERT INTO public.features (key, created_at, updated_at) VALUES ('not_yet_defined', now(), now());
+                                 INSERT INTO modelflags.flags (name, enabled) VALUES ('not_yet_defined', true)$$);
+SELECT * FROM regress_util.try($$SELECT modelflags.load_definitions('flags: [{name: chat_beta, type: beta, default_enabled: true}]')$$);
+UPDATE modelflags.flags SET description = 'Duo Chat beta' WHERE name = 'chat_beta';
+SELECT name, type, default_enabled, enabled, description FROM modelflags.flags WHERE name = 'chat_beta';
 
 -- A failure inside modelflags' trigger never fails the Rails write.
 SET modelflags.fault_injection = 'flipper:note';
@@ -137,6 +148,9 @@ INSERT INTO public.feature_gates (feature_key, key, value, created_at, updated_a
 VALUES ('chat_beta', 'boolean', 'true', now(), now());
 RESET modelflags.fault_injection;
 SELECT count(*) AS written FROM public.feature_gates WHERE feature_key = 'chat_beta' AND key = 'boolean';
+-- The audit is a step of its own: the failed routing note did not cost it.
+SELECT count(*) AS audited FROM modelflags.changes
+ WHERE table_name = 'public.feature_gates' AND new_row ->> 'feature_key' = 'chat_beta' AND new_row ->> 'key' = 'boolean';
 
 -- Flipper's remove: the flag is no longer persisted; default_enabled again.
 BEGIN;

@@ -703,8 +703,18 @@ LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 -- The trigger of the attached tables.  TG_ARGV[0] is 'features' or 'gates'.
 -- SECURITY DEFINER: the Rails role needs no privilege on modelflags; the
 -- login role is still recorded (changed_by is session_user).
+--
+-- Two steps, each in an exception block of its own, so that neither can
+-- fail the Rails write and a failure of one does not cost the other:
+--   1. the routing caches (_note_flipper), which an incident needs most;
+--   2. the audit row(s) and the NOTIFY.
+-- Waiting for a lock is bounded (a DBA's CREATE INDEX or LOCK TABLE on
+-- modelflags.changes, say): at most 1 s per lock (the SET clause's
+-- lock_timeout), and at most a quarter of what is left of the writer's
+-- statement_timeout, whose cancel no exception block may catch.  A NOTIFY
+-- queue half full is not added to: its overflow would fail the COMMIT.
 CREATE FUNCTION modelflags._flipper_changed() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '1s' AS $$
 DECLARE
     kind     text := TG_ARGV[0];
     keycol   text := CASE TG_ARGV[0] WHEN 'gates' THEN 'feature_key' ELSE 'key' END;
@@ -714,26 +724,29 @@ DECLARE
     nrows    bigint;
     first_id bigint;
     last_id  bigint;
+    left_ms  float8;
 BEGIN
+    -- The bound on lock waits: 1 s, or a quarter of the statement's time left.
+    BEGIN
+        IF current_setting('statement_timeout') <> '0' THEN
+            left_ms := extract(epoch FROM current_setting('statement_timeout')::interval
+                                          - (clock_timestamp() - statement_timestamp())) * 1000;
+            IF left_ms < 4000 THEN
+                PERFORM set_config('lock_timeout', greatest(1, floor(left_ms / 4))::bigint || 'ms', true);
+            END IF;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        NULL;   -- keep 1 s
+    END;
+
+    -- 1. The routing caches.
     BEGIN
         -- A pg_dump restore loads rows that were recorded when written.
         IF modelflags._is_restore() THEN
             PERFORM modelflags._note_flipper(NULL);
             RETURN NULL;
         END IF;
-        keyexpr := CASE kind
-            WHEN 'gates' THEN 'jsonb_build_object(''feature_key'', r.feature_key, ''key'', r.key, ''value'', r.value)'
-            ELSE 'jsonb_build_object(''key'', r.key)' END;
-        IF TG_OP = 'TRUNCATE' THEN
-            names := NULL;
-            EXECUTE format('WITH ins AS (INSERT INTO modelflags.changes (table_name, operation, key, old_row, note)
-                                         SELECT %L, ''TRUNCATE'', %s, to_jsonb(r) - ''created_at'' - ''updated_at'',
-                                                nullif(current_setting(''modelflags.note'', true), '''')
-                                           FROM %s r RETURNING id)
-                            SELECT count(*), min(id), max(id) FROM ins',
-                           tname, keyexpr, TG_RELID::regclass)
-                INTO nrows, first_id, last_id;
-        ELSE
+        IF TG_OP <> 'TRUNCATE' THEN
             EXECUTE format('SELECT array_agg(DISTINCT k) FROM (%s) s(k)',
                            CASE TG_OP
                                WHEN 'INSERT' THEN format('SELECT %I::text FROM new_rows', keycol)
@@ -744,6 +757,29 @@ BEGIN
             IF names IS NULL THEN
                 RETURN NULL;    -- no row changed
             END IF;
+        END IF;
+        PERFORM modelflags._note_flipper(names);    -- NULL (TRUNCATE): every flag
+    EXCEPTION WHEN OTHERS THEN
+        -- Never fail the Rails write (see the file header).
+        RAISE WARNING 'modelflags could not pass a change to % on to routing: %', tname, SQLERRM
+            USING DETAIL = 'The change is written. Sessions already running may route the changed flags by Flipper''s previous rows until those flags change again or the sessions reconnect.',
+                  HINT = 'SELECT modelflags.detach_flipper() stops following Flipper''s tables.';
+    END;
+
+    -- 2. The audit and the notification.
+    BEGIN
+        keyexpr := CASE kind
+            WHEN 'gates' THEN 'jsonb_build_object(''feature_key'', r.feature_key, ''key'', r.key, ''value'', r.value)'
+            ELSE 'jsonb_build_object(''key'', r.key)' END;
+        IF TG_OP = 'TRUNCATE' THEN
+            EXECUTE format('WITH ins AS (INSERT INTO modelflags.changes (table_name, operation, key, old_row, note)
+                                         SELECT %L, ''TRUNCATE'', %s, to_jsonb(r) - ''created_at'' - ''updated_at'',
+                                                nullif(current_setting(''modelflags.note'', true), '''')
+                                           FROM %s r RETURNING id)
+                            SELECT count(*), min(id), max(id) FROM ins',
+                           tname, keyexpr, TG_RELID::regclass)
+                INTO nrows, first_id, last_id;
+        ELSE
             EXECUTE format('WITH ins AS (INSERT INTO modelflags.changes (table_name, operation, key, old_row, new_row, note)
                                          SELECT %L, %L, coalesce(n.k, o.k), o.j, n.j,
                                                 nullif(current_setting(''modelflags.note'', true), '''')
@@ -758,17 +794,22 @@ BEGIN
                            keyexpr, CASE WHEN TG_OP = 'DELETE' THEN '(SELECT * FROM old_rows WHERE false)' ELSE 'new_rows' END)
                 INTO nrows, first_id, last_id;
         END IF;
-        PERFORM pg_notify('modelflags',
-                          jsonb_build_object('table', tname, 'operation', TG_OP, 'rows', nrows,
-                                             'first_change_id', first_id, 'last_change_id', last_id,
-                                             'flags', CASE WHEN pg_catalog.cardinality(names) <= 20
-                                                           THEN to_jsonb(names) END,
-                                             'source', 'flipper')::text);
-        PERFORM modelflags._note_flipper(names);
+        IF pg_notification_queue_usage() < 0.5 THEN
+            PERFORM pg_notify('modelflags',
+                              jsonb_build_object('table', tname, 'operation', TG_OP, 'rows', nrows,
+                                                 'first_change_id', first_id, 'last_change_id', last_id,
+                                                 'flags', CASE WHEN pg_catalog.cardinality(names) <= 20
+                                                               THEN to_jsonb(names) END,
+                                                 'source', 'flipper')::text);
+        ELSE
+            RAISE WARNING 'modelflags sent no notification for a change to %: the NOTIFY queue is half full', tname
+                USING DETAIL = 'The change is written and audited; a full queue would make its COMMIT fail.',
+                      HINT = 'A session that LISTENs but does not read its notifications holds the queue (pg_notification_queue_usage()).';
+        END IF;
     EXCEPTION WHEN OTHERS THEN
-        -- Never fail the Rails write (see the file header).
-        RAISE WARNING 'modelflags could not follow a change to %: %', tname, SQLERRM
-            USING HINT = 'Routing follows Flipper again at the next change; SELECT modelflags.detach_flipper() stops following.';
+        RAISE WARNING 'modelflags could not audit a change to %: %', tname, SQLERRM
+            USING DETAIL = 'The change is written; it is not in modelflags.changes and was not notified.',
+                  HINT = 'SELECT modelflags.detach_flipper() stops following Flipper''s tables.';
     END;
     RETURN NULL;
 END $$;
@@ -801,6 +842,55 @@ BEGIN
                   HINT = pg_catalog.format('Change it the way Rails does: /chatops run feature set %s ..., or Feature.enable(:%s).', flag, flag);
     END IF;
 END $$;
+
+-- Plain SQL, and load_definitions, which writes through it, is refused as
+-- the write functions are: a statement that sets a gate of a flag Flipper
+-- keeps (flags.enabled, percentage_of_actors, percentage_of_time, a
+-- flag_actors row) would change nothing, Flipper's rows being its gates.
+-- Its metadata (GitLab's YAML: type, default_enabled, ...) stays writable,
+-- and so do deletes.  Statement triggers over the transition tables: one
+-- query per statement, however many rows.  SECURITY DEFINER: it reads
+-- flipper_source and the features table whoever writes.
+CREATE FUNCTION modelflags._refuse_flipper_gates() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src  modelflags.flipper_source;
+    flag text;
+BEGIN
+    SELECT * INTO src FROM modelflags.flipper_source;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT c.flag FROM (%s) c (flag) WHERE EXISTS (SELECT 1 FROM %s f WHERE f.key = c.flag) LIMIT 1',
+                   CASE
+                       WHEN TG_TABLE_NAME = 'flag_actors' THEN 'SELECT DISTINCT n.flag FROM new_rows n'
+                       WHEN TG_OP = 'INSERT' THEN
+                           'SELECT n.name FROM new_rows n
+                             WHERE n.enabled IS NOT NULL OR n.percentage_of_actors IS NOT NULL
+                                OR n.percentage_of_time IS NOT NULL'
+                       ELSE
+                           'SELECT n.name FROM new_rows n LEFT JOIN old_rows o ON o.name = n.name
+                             WHERE (n.enabled, n.percentage_of_actors, n.percentage_of_time)
+                                   IS DISTINCT FROM (o.enabled, o.percentage_of_actors, o.percentage_of_time)
+                                   AND (o.name IS NOT NULL OR n.enabled IS NOT NULL
+                                        OR n.percentage_of_actors IS NOT NULL OR n.percentage_of_time IS NOT NULL)'
+                   END, src.features)
+        INTO flag;
+    IF flag IS NOT NULL THEN
+        PERFORM modelflags._refuse_flipper_owned(flag);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER flags_flipper_insert AFTER INSERT ON modelflags.flags REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
+CREATE TRIGGER flags_flipper_update AFTER UPDATE ON modelflags.flags
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
+CREATE TRIGGER flag_actors_flipper_insert AFTER INSERT ON modelflags.flag_actors REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
+CREATE TRIGGER flag_actors_flipper_update AFTER UPDATE ON modelflags.flag_actors
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION modelflags._refuse_flipper_gates();
 
 /*
  * attach_flipper(features, gates): follow Flipper's ActiveRecord tables —
@@ -903,6 +993,7 @@ COMMENT ON FUNCTION modelflags.attach_flipper(regclass, regclass, text) IS
 COMMENT ON FUNCTION modelflags.detach_flipper(text) IS
     'stop following Flipper''s tables; flags fall back to modelflags.flags';
 REVOKE ALL ON modelflags.flipper_source FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION modelflags._flipper_changed(), modelflags._note_flipper(text[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION modelflags._flipper_changed(), modelflags._note_flipper(text[]),
+                           modelflags._refuse_flipper_gates() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION modelflags.attach_flipper(regclass, regclass, text),
                            modelflags.detach_flipper(text) FROM PUBLIC;

@@ -51,7 +51,8 @@ SELECT DISTINCT table_name AS missing_table FROM catalogue
  WHERE to_regclass('modelflags.' || quote_ident(table_name)) IS NULL;
 
 -- The tables of schema modelflags the catalogue leaves out, on purpose:
--- the audit and the change log the cache reads by its own statements.
+-- the audit and the change log the cache reads by its own statements, and
+-- flipper_source, the attached Flipper tables (read by flipper.c).
 SELECT c.relname AS not_in_the_catalogue
   FROM pg_class c
  WHERE c.relnamespace = 'modelflags'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')

@@ -84,11 +84,10 @@ mf_top_alloc(void *arg, size_t size)
 	return MemoryContextAlloc(TopTransactionContext, size);
 }
 
-/* The entry of rel for this transaction, made on first use. */
+/* The entry of a table for this transaction, made on first use. */
 static MfPending *
-mf_pending_for(Relation rel, MfTableId table)
+mf_pending_for_relid(Oid relid, MfTableId table)
 {
-	Oid			relid = RelationGetRelid(rel);
 	int			level = GetCurrentTransactionNestLevel();
 	MfPending  *p;
 
@@ -114,6 +113,12 @@ mf_pending_for(Relation rel, MfTableId table)
 	p->keys = MemoryContextAlloc(TopTransactionContext, sizeof(char *) * MF_LOG_MAX_KEYS);
 	mf_pending[mf_npending++] = p;
 	return p;
+}
+
+static MfPending *
+mf_pending_for(Relation rel, MfTableId table)
+{
+	return mf_pending_for_relid(RelationGetRelid(rel), table);
 }
 
 void
@@ -288,10 +293,10 @@ mf_changelog_flush(void)
 }
 
 void
-mf_changelog_log_now(Relation rel, MfTableId table, Datum *keys, bool *keynulls, int nkeys)
+mf_changelog_log_now(Oid relid, MfTableId table, Datum *keys, bool *keynulls, int nkeys)
 {
 	Oid			logrel = mf_log_relid();
-	MfPending  *p = mf_pending_for(rel, table);
+	MfPending  *p = mf_pending_for_relid(relid, table);
 	MfAsOwner	o;
 
 	if (OidIsValid(logrel))

@@ -18,11 +18,12 @@ extern void mf_changelog_note_key(Relation rel, MfTableId table, const char *key
 extern void mf_changelog_note_full(Relation rel, MfTableId table);
 
 /*
- * Writes the log row of rel's table now (keys NULL: "full"), rather than at
- * PRE_COMMIT, and still sends the early invalidation of rel at PRE_COMMIT:
- * for writers that must not fail at commit (the Flipper triggers).
+ * Writes the log row of a table (by OID) now (keys NULL: "full"), rather
+ * than at PRE_COMMIT, and still sends its early invalidation at PRE_COMMIT:
+ * for writers that must not fail at commit (the Flipper triggers).  Takes no
+ * lock on the table: such a writer must not wait for one either.
  */
-extern void mf_changelog_log_now(Relation rel, MfTableId table, Datum *keys, bool *keynulls, int nkeys);
+extern void mf_changelog_log_now(Oid relid, MfTableId table, Datum *keys, bool *keynulls, int nkeys);
 
 /* Whether rel is already logged "full" in this transaction. */
 extern bool mf_changelog_key_is_full(Relation rel, MfTableId table);

@@ -476,7 +476,9 @@ mf_flipper_scan_actors(MfFlipperSource *src, const char *flag, const char *actor
  * flag names for the routing caches (NULL: rebuild in full) and invalidates
  * them.  The log row is written now, inside the trigger's exception block,
  * rather than at PRE_COMMIT: nothing modelflags does may fail a Rails
- * write's commit.
+ * write's commit.  Neither flags nor flag_actors is opened, so no lock is
+ * taken on them: a DBA's TRUNCATE, VACUUM FULL or ALTER TABLE of those
+ * tables must not make a Rails write wait (the log itself is internal).
  */
 PG_FUNCTION_INFO_V1(modelflags_note_flipper);
 
@@ -484,22 +486,24 @@ Datum
 modelflags_note_flipper(PG_FUNCTION_ARGS)
 {
 	Oid			nsp = get_namespace_oid("modelflags", false);
-	Relation	flags = table_open(get_relname_relid("flags", nsp), AccessShareLock);
-	Relation	actors = table_open(get_relname_relid("flag_actors", nsp), AccessShareLock);
+	Oid			flags = get_relname_relid("flags", nsp);
+	Oid			actors = get_relname_relid("flag_actors", nsp);
 	ArrayType  *names = PG_ARGISNULL(0) ? NULL : PG_GETARG_ARRAYTYPE_P(0);
 	Datum	   *elems = NULL;
 	bool	   *nulls = NULL;
 	int			n = 0;
 
 	mf_fault("flipper:note");
+	if (!OidIsValid(flags) || !OidIsValid(actors))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("modelflags.flags or modelflags.flag_actors does not exist")));
 	if (names != NULL)
 		deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	mf_changelog_log_now(flags, MF_FLAGS, names ? elems : NULL, names ? nulls : NULL, n);
 	mf_changelog_log_now(actors, MF_FLAG_ACTORS, names ? elems : NULL, names ? nulls : NULL, n);
-	CacheInvalidateRelcache(flags);
-	CacheInvalidateRelcache(actors);
+	CacheInvalidateRelcacheByRelid(flags);
+	CacheInvalidateRelcacheByRelid(actors);
 	MfCacheNoteWrite();
-	table_close(actors, AccessShareLock);
-	table_close(flags, AccessShareLock);
 	PG_RETURN_VOID();
 }

@@ -3,7 +3,7 @@
 # Safe to run repeatedly; runs apt-get only when a package is absent.
 set -euo pipefail
 pkgs=(postgresql-15 postgresql-server-dev-15 libcjson-dev libyaml-dev
-      ruby-flipper clang libclang-rt-14-dev valgrind make gcc
+      ruby-flipper ruby-activerecord ruby-pg clang libclang-rt-14-dev valgrind make gcc
       sqlsmith python3 python3-psycopg)
 missing=()
 for p in "${pkgs[@]}"; do
