@@ -42,6 +42,7 @@
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "storage/sinval.h"
 #include "storage/standby.h"
 #include "utils/array.h"
@@ -52,6 +53,7 @@
 #include "utils/syscache.h"
 
 #include "change_log.h"
+#include "fault.h"
 #include "strmap.h"
 
 /* Names listed per table and transaction before the table is logged "full". */
@@ -247,10 +249,21 @@ mf_changelog_flush(void)
 	Oid			logrel = mf_log_relid();
 	MfAsOwner	o;
 	bool		any = false;
+	bool		prune;
 
+	if (!OidIsValid(logrel))
+		return;
 	for (int i = 0; i < mf_npending; i++)
 		any |= !mf_pending[i]->logged;
-	if (!OidIsValid(logrel) || !any)
+
+	/*
+	 * Every writer may prune, also one whose rows were all logged already (a
+	 * Flipper write, mf_changelog_log_now): a database that only sees
+	 * Flipper's writes must not grow the log for ever.
+	 */
+	prune = pg_prng_uint32(&pg_global_prng_state) % MF_LOG_PRUNE_EVERY == 0 ||
+		mf_fault_forced("log:prune");
+	if (!any && !prune)
 		return;
 	mf_as_owner_begin(&o, logrel);
 	for (int i = 0; i < mf_npending; i++)
@@ -270,10 +283,13 @@ mf_changelog_flush(void)
 	 * Pruning: delete all but the newest MF_LOG_KEEP rows (those another
 	 * writer holds are skipped, not waited for), and leave a marker naming
 	 * the newest txid deleted: a reader whose state is older than that may
-	 * have missed a deleted row and rebuilds in full (cache_delta.c).
+	 * have missed a deleted row and rebuilds in full (cache_delta.c).  It
+	 * never waits for a lock either: a commit (Rails' among them) must not
+	 * hang on housekeeping; when the log is locked, a later writer prunes.
 	 */
-	if (pg_prng_uint32(&pg_global_prng_state) % MF_LOG_PRUNE_EVERY == 0)
+	if (prune && ConditionalLockRelationOid(logrel, RowExclusiveLock))
 	{
+		mf_fault("log:prune");
 		if (SPI_execute("WITH cut AS (SELECT l.txid FROM modelflags._cache_log l"
 						"             ORDER BY l.txid DESC OFFSET " CppAsString2(MF_LOG_KEEP) " LIMIT 1),"
 						"     gone AS (DELETE FROM modelflags._cache_log l"

@@ -19,7 +19,7 @@
  *
  * Internal: no privilege for anyone but the owner (the triggers write as the
  * owner), not kept by pg_dump (a restored database starts with an empty log
- * and full builds).  Writers prune it (triggers.c), leaving a row with
+ * and full builds).  Writers prune it (change_log.c), leaving a row with
  * table_name '*' that makes every reader that spans the pruned rows rebuild
  * in full.
  */
