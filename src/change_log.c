@@ -238,6 +238,67 @@ mf_log_insert(MfTableId table, Datum *keys, bool *keynulls, int nkeys, bool full
 }
 
 /*
+ * Pruning: delete all but the newest MF_LOG_KEEP rows (those another writer
+ * holds are skipped, not waited for), and leave a marker naming the newest
+ * txid deleted: a reader whose state is older than that may have missed a
+ * deleted row and rebuilds in full (cache_delta.c).
+ *
+ * Housekeeping must never cost a commit (a Rails commit of a ChatOps command
+ * among them): the prune does not wait for the log's lock (a later writer
+ * prunes a locked log), and it runs in a subtransaction of its own, so an
+ * ERROR inside it (a timeout, a cancel, out of memory) rolls back only the
+ * prune, is logged, and the commit goes on with the log as it was.
+ */
+static void
+mf_log_prune(Oid logrel)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	if (!ConditionalLockRelationOid(logrel, RowExclusiveLock))
+		return;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		mf_fault("log:prune");
+		if (SPI_execute("WITH cut AS (SELECT l.txid FROM modelflags._cache_log l"
+						"             ORDER BY l.txid DESC OFFSET " CppAsString2(MF_LOG_KEEP) " LIMIT 1),"
+						"     gone AS (DELETE FROM modelflags._cache_log l"
+						"               WHERE l.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+						"                     SELECT d.ctid FROM modelflags._cache_log d, cut"
+						"                      WHERE d.txid OPERATOR(pg_catalog.<=) cut.txid"
+						"                        FOR UPDATE OF d SKIP LOCKED))"
+						"              RETURNING l.txid)"
+						" INSERT INTO modelflags._cache_log (txid, table_name, keys)"
+						" SELECT pg_catalog.pg_current_xact_id(), '*',"
+						"        ARRAY[(SELECT pg_catalog.max(g.txid) FROM gone g)::pg_catalog.text]"
+						"  WHERE EXISTS (SELECT FROM gone)",
+						false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not prune modelflags._cache_log");
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(LOG,
+				(errmsg("modelflags: the change log was not pruned at this commit: %s", edata->message),
+				 errdetail("The commit went on; a later writer prunes the log.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
  * Step 1 and 2 of the file header.  Runs as the log's owner, with every name
  * qualified: nobody's search_path or privileges matter.  A database whose
  * extension is still at 1.0 (library upgraded, ALTER EXTENSION not yet run)
@@ -279,32 +340,8 @@ mf_changelog_flush(void)
 		mf_log_insert(p->table, elems, NULL, p->nkeys, p->full);
 	}
 
-	/*
-	 * Pruning: delete all but the newest MF_LOG_KEEP rows (those another
-	 * writer holds are skipped, not waited for), and leave a marker naming
-	 * the newest txid deleted: a reader whose state is older than that may
-	 * have missed a deleted row and rebuilds in full (cache_delta.c).  It
-	 * never waits for a lock either: a commit (Rails' among them) must not
-	 * hang on housekeeping; when the log is locked, a later writer prunes.
-	 */
-	if (prune && ConditionalLockRelationOid(logrel, RowExclusiveLock))
-	{
-		mf_fault("log:prune");
-		if (SPI_execute("WITH cut AS (SELECT l.txid FROM modelflags._cache_log l"
-						"             ORDER BY l.txid DESC OFFSET " CppAsString2(MF_LOG_KEEP) " LIMIT 1),"
-						"     gone AS (DELETE FROM modelflags._cache_log l"
-						"               WHERE l.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-						"                     SELECT d.ctid FROM modelflags._cache_log d, cut"
-						"                      WHERE d.txid OPERATOR(pg_catalog.<=) cut.txid"
-						"                        FOR UPDATE OF d SKIP LOCKED))"
-						"              RETURNING l.txid)"
-						" INSERT INTO modelflags._cache_log (txid, table_name, keys)"
-						" SELECT pg_catalog.pg_current_xact_id(), '*',"
-						"        ARRAY[(SELECT pg_catalog.max(g.txid) FROM gone g)::pg_catalog.text]"
-						"  WHERE EXISTS (SELECT FROM gone)",
-						false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not prune modelflags._cache_log");
-	}
+	if (prune)
+		mf_log_prune(logrel);
 	mf_as_owner_end(&o);
 }
 
