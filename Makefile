@@ -11,11 +11,26 @@ EXTENSION = modelflags
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = modelflags
+
+# The definitions parser, one stage or concern per file (the pipeline is in
+# src/definitions_int.h), behind src/definitions.h.  This list is the only
+# one: the extension, modelflags-lint, the unit tests
+# (test/stages/10_unit_definitions.sh) and the fuzz target (test/fuzz/run.sh)
+# build from it (`make -s print-def-srcs`).  A program linking the parser
+# also needs src/strmap.c and DEF_LIBS.
+DEF_SRCS = src/def_util.c src/def_document.c src/def_parse.c src/def_tree.c \
+	src/def_read_yaml.c src/def_read_json.c src/def_bind.c src/def_bind_gitlab.c \
+	src/def_refs.c src/def_rows.c src/def_write.c
+DEF_HEADERS = src/definitions.h src/definitions_int.h src/strmap.h src/schema_catalogue.h
+DEF_LIBS = -lyaml -lcjson -lm
+
 # The pure core (no PostgreSQL headers) and the thin PostgreSQL shell.
 # Core files include no PostgreSQL header: test/ builds them into plain
 # programs for unit tests, AddressSanitizer and fuzzing.
-CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o src/breaker.o $(if $(wildcard src/definitions.c),src/definitions.o)
-SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/actor_sets.o src/read_api.o src/triggers.o src/fault.o src/health.o src/health_worker.o $(if $(wildcard src/definitions_api.c),src/definitions_api.o)
+CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o src/breaker.o $(DEF_SRCS:.c=.o)
+SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/cache_delta.o \
+	src/actor_sets.o src/read_api.o src/triggers.o src/change_log.o src/flipper.o src/fault.o src/definitions_api.o \
+	src/health.o src/health_worker.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
@@ -24,7 +39,7 @@ PGFILEDESC = "modelflags - feature flags and LLM model routing"
 
 PG_CPPFLAGS = -Isrc -DMODELFLAGS_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare $(PG_CFLAGS_EXTRA)
-SHLIB_LINK = -lyaml -lcjson -lm
+SHLIB_LINK = $(DEF_LIBS)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --dbname=modelflags_regress
@@ -33,11 +48,21 @@ ISOLATION_OPTS = --dbname=modelflags_isolation
 
 # modelflags-lint: the definitions parser as a standalone program (no database).
 PROGRAM_LINT = modelflags-lint
-EXTRA_CLEAN = $(DATA_built) $(PROGRAM_LINT)
+EXTRA_CLEAN = $(DATA_built) $(PROGRAM_LINT) $(SCHEMA_CATALOGUE)
+
+# The catalogue of the tables (src/schema_catalogue.h) printed as JSON, for
+# sql/schema_catalogue.sql to compare with the DDL: made before the
+# regression tests run.
+SCHEMA_CATALOGUE = test/build/schema_catalogue
+REGRESS_PREP = $(SCHEMA_CATALOGUE)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(SCHEMA_CATALOGUE): test/schema_catalogue.c src/schema_catalogue.h
+	@mkdir -p test/build
+	$(CC) -Wall -Wextra -Werror -Isrc -o $@ test/schema_catalogue.c
 
 $(DATA_built): $(sort $(wildcard sql/install/*.sql)) $(EXTENSION).control
 	{ echo '/* $@ — generated from the files of sql/install, in name order; edit those */'; echo; \
@@ -46,15 +71,21 @@ $(DATA_built): $(sort $(wildcard sql/install/*.sql)) $(EXTENSION).control
 # Object files depend on every header: the tree is small, a full rebuild is cheap.
 $(OBJS): $(wildcard src/*.h)
 
-all: $(if $(wildcard src/lint.c),$(PROGRAM_LINT))
+all: $(PROGRAM_LINT)
 
 # Same warnings as the extension (and -Werror when test/run.sh builds).
-$(PROGRAM_LINT): src/lint.c src/definitions.c src/definitions.h src/strmap.c src/strmap.h
+$(PROGRAM_LINT): src/lint.c $(DEF_SRCS) src/strmap.c $(DEF_HEADERS)
 	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare $(PG_CFLAGS_EXTRA) \
-		-Isrc -o $@ src/lint.c src/definitions.c src/strmap.c -lyaml -lcjson -lm
+		-Isrc -o $@ src/lint.c $(DEF_SRCS) src/strmap.c $(DEF_LIBS)
 
-install: $(if $(wildcard src/lint.c),install-lint)
+install: install-lint
 install-lint: $(PROGRAM_LINT)
 	$(INSTALL_PROGRAM) $(PROGRAM_LINT) '$(DESTDIR)$(bindir)/$(PROGRAM_LINT)'
 
-.PHONY: install-lint
+# What a plain program (tests, fuzzing) compiles and links to use the parser.
+print-def-srcs:
+	@echo $(DEF_SRCS) src/strmap.c
+print-def-libs:
+	@echo $(DEF_LIBS)
+
+.PHONY: install-lint print-def-srcs print-def-libs

@@ -23,7 +23,7 @@ SELECT c.relname AS "table",
           FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
          WHERE i.indrelid = c.oid AND i.indisprimary) AS primary_key
   FROM pg_class c
- WHERE c.relnamespace = 'modelflags'::regnamespace AND c.relkind = 'r'
+ WHERE c.relnamespace = 'modelflags'::regnamespace AND c.relkind = 'r' AND c.relname !~ '^_'
  ORDER BY c.relname;
 
 -- The functions of SPEC §3-4 under their contract names and arguments (a

@@ -3,11 +3,13 @@
 --
 -- Proves:
 --   - steady state: repeated reads do not rebuild (builds stays put);
---   - a change to any table rebuilds at the next statement;
---   - actor sets are loaded lazily, per flag, and survive a rebuild caused by
---     a change to another table (a failover flip must not reload millions
---     of actor gates), with answers still right;
---   - a change to flag_actors drops them, and the new actor is seen;
+--   - a change to a few rows is applied as a delta at the next statement
+--     (patches, not builds: src/cache_delta.c), and cache_info() says so;
+--   - actor sets are loaded lazily, per flag, and survive a change to
+--     another table (a failover flip must not reload millions of actor
+--     gates), with answers still right;
+--   - a change to a flag's actor gates drops that flag's set only, and the
+--     new actor is seen; a bulk change (a TRUNCATE) builds in full;
 --   - large sets (over 32 rows) answer exactly, through the Bloom filter and
 --     the index probe, for members, non-members and opt-outs;
 --   - name and key columns are COLLATE "C";
@@ -45,18 +47,46 @@ SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_big', 'User:' || i) <>
        count(*) FILTER (WHERE modelflags.is_enabled('beta_big', 'User:' || i)) AS enabled
   FROM generate_series(1, 20000) i;
 
--- A failover flip rebuilds the cache but keeps the actor sets.
+-- A failover flip is a delta: no build, and the actor sets stay.
+SELECT patches AS p0 FROM modelflags.cache_info() \gset
 SELECT name, enabled FROM modelflags.set_flag('incident_fail_over_generation_provider', true);
 SELECT model, gate FROM modelflags.model_for('code_generations', 'User:1');
 SELECT modelflags.is_enabled('beta_big', 'User:4999') AS big_member;
-SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+SELECT builds - :b0 AS new_builds, patches - :p0 AS new_patches, actor_sets_loaded, last_refresh
+  FROM modelflags.cache_info();
 
--- A change to flag_actors drops them; the new actor is seen.
+-- A new actor gate drops that flag's set only; the new actor is seen.
 SELECT modelflags.set_actor('beta_big', 'User:77777', true);
-SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
 SELECT modelflags.is_enabled('beta_big', 'User:77777') AS new_member,
        modelflags.is_enabled('beta_small', 'User:3') AS small_member;
-SELECT builds - :b0 AS new_builds, actor_sets_loaded FROM modelflags.cache_info();
+SELECT builds - :b0 AS new_builds, patches - :p0 AS new_patches, actor_sets_loaded
+  FROM modelflags.cache_info();
+
+-- A provider outage, a model change and a new route: deltas too.
+UPDATE modelflags.providers SET available = false WHERE name = 'vertex_ai';
+SELECT model, position, skipped FROM modelflags.model_for('code_generations', 'User:1');
+UPDATE modelflags.providers SET available = true WHERE name = 'vertex_ai';
+UPDATE modelflags.models SET params = '{"max_tokens": 7}' WHERE name = 'claude_vertex';
+SELECT model, params FROM modelflags.model_for('code_generations', 'User:1');
+INSERT INTO modelflags.routes (feature, position, flag, model) VALUES ('code_generations', 0, 'beta_small', 'claude');
+SELECT model, position FROM modelflags.model_for('code_generations', 'User:2');
+SELECT builds - :b0 AS new_builds, patches - :p0 AS new_patches, last_refresh FROM modelflags.cache_info();
+DELETE FROM modelflags.routes WHERE feature = 'code_generations' AND position = 0;
+UPDATE modelflags.models SET params = '{}' WHERE name = 'claude_vertex';
+
+-- A bulk change builds in full, and cache_info() says why.
+TRUNCATE modelflags.flag_actors;
+INSERT INTO modelflags.flag_actors (flag, actor) SELECT 'beta_small', 'User:' || i FROM generate_series(1, 3) i;
+INSERT INTO modelflags.flag_actors (flag, actor, opt_out)
+    SELECT 'beta_big', 'User:' || i, i % 100 = 0 FROM generate_series(1, 5000) i;
+SELECT modelflags.is_enabled('beta_big', 'User:4999') AS big_member;
+SELECT last_refresh, last_refresh_reason FROM modelflags.cache_info();
+TRUNCATE modelflags.routes;
+INSERT INTO modelflags.routes (feature, position, flag, model) VALUES
+    ('code_generations', 1, 'incident_fail_over_generation_provider', 'claude_vertex'),
+    ('code_generations', 2, NULL, 'claude');
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+SELECT last_refresh, last_refresh_reason FROM modelflags.cache_info();
 
 -- Every name and key column compares bytes (COLLATE "C"), whatever the
 -- database's locale: the actor probe's index descent runs memcmp instead of
@@ -83,3 +113,25 @@ INSERT INTO modelflags.routes (feature, position, model, params)
 SELECT model, params FROM modelflags.model_for('feature_4000', 'User:1');
 SELECT features, routes, (memory_bytes - :m0) / 4000 < 1000 AS under_1000_bytes_per_feature
   FROM modelflags.cache_info();
+
+-- A read above a Gather node runs in parallel mode, where no new snapshot
+-- can be taken: a stale cache is still brought up to date (sqlsmith found
+-- "cannot update SecondarySnapshot during a parallel operation" here).
+CREATE TABLE regress_util.parallel_rows AS SELECT g FROM generate_series(1, 20000) g;
+ANALYZE regress_util.parallel_rows;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+UPDATE modelflags.flags SET enabled = NOT coalesce(enabled, false) WHERE name = 'beta_small';
+EXPLAIN (COSTS OFF)
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_small', 'User:' || s.g))
+  FROM (SELECT g FROM regress_util.parallel_rows WHERE g % 2 = 0) s;
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_small', 'User:' || s.g)) AS enabled,
+       count(*) AS actors
+  FROM (SELECT g FROM regress_util.parallel_rows WHERE g % 2 = 0) s;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE regress_util.parallel_rows;

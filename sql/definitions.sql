@@ -21,7 +21,15 @@
 --     syntax 22P02, wrong types and unknown keys 22023, unknown references
 --     23503, duplicate keys 22030, duplicate definitions 42710, ranges 22003,
 --     lengths 22001, unsupported YAML 0A000, NUL 22021, limits 54000 (alias
---     bombs, 100,000-deep nesting, multi-megabyte documents);
+--     bombs, a million levels of nesting, JSON past cJSON's 1000 levels,
+--     multi-megabyte documents);
+--   - dumps never fail on a value the tables accept and load back: params
+--     nested 100 deep, numbers longer than 63 characters (1e70); in YAML
+--     (the default) params as deep as jsonb holds them with the default
+--     max_stack_depth; JSON refuses params deeper than its 1000 levels up
+--     front, naming them; state too big for a document (a flag with more
+--     actor gates than one list holds) is refused up front with 54000,
+--     pointing to pg_dump or COPY;
 --   - neither function is executable by PUBLIC.
 --
 \set SHOW_CONTEXT never
@@ -248,14 +256,21 @@ $$) AS billion_laughs;
 SELECT pg_temp.try_load('a: [' || repeat('*x, ', 1001) || ']') AS unknown_alias_first;
 SELECT pg_temp.try_load('x: &x 1
 a: [' || repeat('*x, ', 1001) || ']') AS too_many_aliases;
-SELECT left(pg_temp.try_load(repeat('[', 100000) || repeat(']', 100000)), 160) AS deep_json;
-SELECT left(pg_temp.try_load('a: ' || repeat('[', 100000) || repeat(']', 100000)), 160) AS deep_yaml_flow;
-SELECT left(pg_temp.try_load(repeat('- ', 100000) || 'x'), 160) AS deep_yaml_block;
+-- YAML nesting has no limit of its own (jsonb has none): a million levels
+-- are refused by the node limit, or, for flow collections, by the bound on
+-- libyaml's time (about 20,000 levels).  JSON is read by cJSON, which nests
+-- at most 1000 levels.
+SELECT left(pg_temp.try_load(repeat('[', 1000000) || repeat(']', 1000000)), 160) AS deep_json;
+SELECT left(pg_temp.try_load('a: ' || repeat('[', 1000000) || repeat(']', 1000000)), 160) AS deep_yaml_flow;
+SELECT left(pg_temp.try_load(repeat('- ', 1000000) || 'x'), 160) AS deep_yaml_block;
+-- The node limit reached as a list opens one level deeper than any before
+-- (1.0 read an empty frame here and crashed the server).
+SELECT left(pg_temp.try_load('a: [' || repeat('[' || repeat('0, ', 99999) || '0], ', 4)
+                             || '[' || repeat('0, ', 99992) || '[[1]]]]'), 160) AS node_limit_at_new_depth;
 SELECT pg_temp.try_load('a: b' || repeat(' ', 9 * 1024 * 1024)) AS nine_megabytes;
 SELECT pg_temp.try_load('[' || repeat('0,', 1500000) || '0]') AS three_megabytes_in_one_list;
 SELECT pg_temp.try_load('[' || repeat('[' || repeat('0,', 49999) || '0],', 11) || '0]') AS too_many_nodes;
 SELECT pg_temp.try_load('{"a": [' || repeat('1,', 200000) || '1]}') AS too_many_items;
-SELECT pg_temp.try_load('a: 1234567890123456789012345678901234567890123456789012345678901234567890') AS long_number;
 SELECT regress_util.counts() = :'before' AS nothing_applied;
 
 -- All or nothing: an error in the last definition leaves the first unapplied.
@@ -271,7 +286,129 @@ SELECT * FROM modelflags.load_definitions('features: [{name: f, routes: [{model:
 SELECT * FROM modelflags.load_definitions('flags: [{name: A}, {name: B}, {name: f, enabled: perhaps}]');
 SELECT * FROM modelflags.load_definitions(NULL);
 SELECT modelflags.dump_definitions('xml');
+SELECT * FROM regress_util.try($$SELECT modelflags.dump_definitions(repeat('x', 100000))$$);  -- cut to 64 bytes
 SELECT modelflags.dump_definitions(NULL);
+
+--
+-- Dumps that never fail (issue 8, item 11).  Values the tables accept that
+-- 1.0 could not dump: params nested 100 deep, numbers jsonb keeps exactly
+-- that take more than 63 characters (1e70 is written with 70 zeros,
+-- -1.5e-40 with 40 decimals).  Both dumps load back to identical rows.
+--
+TRUNCATE modelflags.providers, modelflags.models, modelflags.flags,
+         modelflags.flag_actors, modelflags.features, modelflags.routes;
+INSERT INTO modelflags.providers (name) VALUES ('deep_provider');
+INSERT INTO modelflags.models (name, provider, params)
+VALUES ('deep_model', 'deep_provider',
+        jsonb_build_object('max_tokens', 1e70, 'temperature', 0.50,
+                           'nested', (repeat('{"a": ', 99) || '[1e70, -1.5e-40, "x"]' || repeat('}', 99))::jsonb));
+INSERT INTO modelflags.features (name) VALUES ('deep_feature');
+INSERT INTO modelflags.routes (feature, position, model, params)
+VALUES ('deep_feature', 0, 'deep_model', ('{"x": ' || repeat('[', 100) || '123456789012345678901234567890123456789012345678901234567890123456789.5' || repeat(']', 100) || '}')::jsonb);
+CREATE TEMP TABLE deep_rows AS
+  SELECT 'model ' || name AS what, params FROM modelflags.models
+  UNION ALL SELECT 'route ' || feature || position, params FROM modelflags.routes;
+SELECT what, length(params::text) - length(replace(params::text, '{', '')) AS objects,
+       length(params::text) - length(replace(params::text, '[', '')) AS arrays,
+       length(params::text) AS text_length FROM deep_rows ORDER BY what;
+SELECT modelflags.dump_definitions() AS deep_yaml \gset
+SELECT modelflags.dump_definitions('json') AS deep_json \gset
+SELECT position(repeat('0', 70) IN :'deep_yaml') > 0 AS yaml_has_1e70_exactly,
+       position(repeat('0', 70) IN :'deep_json') > 0 AS json_has_1e70_exactly;
+-- load(dump()) changes nothing
+SELECT * FROM modelflags.load_definitions(:'deep_yaml');
+SELECT * FROM modelflags.load_definitions(:'deep_json');
+-- into empty tables, each dump gives back the same rows, byte for byte
+TRUNCATE modelflags.providers, modelflags.models, modelflags.features, modelflags.routes;
+SELECT * FROM modelflags.load_definitions(:'deep_yaml');
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE d.params = r.params AND d.params::text = r.params::text) AS identical
+  FROM deep_rows d
+  JOIN (SELECT 'model ' || name AS what, params FROM modelflags.models
+        UNION ALL SELECT 'route ' || feature || position, params FROM modelflags.routes) r USING (what);
+TRUNCATE modelflags.providers, modelflags.models, modelflags.features, modelflags.routes;
+SELECT * FROM modelflags.load_definitions(:'deep_json');
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE d.params = r.params AND d.params::text = r.params::text) AS identical
+  FROM deep_rows d
+  JOIN (SELECT 'model ' || name AS what, params FROM modelflags.models
+        UNION ALL SELECT 'route ' || feature || position, params FROM modelflags.routes) r USING (what);
+SELECT modelflags.dump_definitions() = :'deep_yaml' AS same_yaml_dump,
+       modelflags.dump_definitions('json') = :'deep_json' AS same_json_dump;
+
+-- JSON nests at most 1000 levels (cJSON's limit), the document's own
+-- included: a route's params at most 995.  Those load back from either
+-- dump; one level more, and the JSON dump is refused up front, naming the
+-- route, while YAML (the default) writes it and loads it back.
+UPDATE modelflags.routes SET params = ('{"x": ' || repeat('[', 994) || '1' || repeat(']', 994) || '}')::jsonb;
+SELECT modelflags.dump_definitions('json') AS deep_json \gset
+SELECT length(:'deep_json') - length(replace(:'deep_json', '[', '')) AS json_brackets;
+SELECT changed FROM modelflags.load_definitions(:'deep_json');
+UPDATE modelflags.routes SET params = ('{"x": ' || repeat('[', 995) || '1' || repeat(']', 995) || '}')::jsonb;
+SELECT modelflags.dump_definitions('json');
+SELECT modelflags.dump_definitions() AS deep_yaml \gset
+TRUNCATE modelflags.routes;
+SELECT changed FROM modelflags.load_definitions(:'deep_yaml');
+SELECT params = ('{"x": ' || repeat('[', 995) || '1' || repeat(']', 995) || '}')::jsonb AS yaml_loads_back
+  FROM modelflags.routes;
+
+-- No value the tables accept with the default settings makes the default
+-- dump fail: the deepest params this server takes (found by trying, with
+-- the default max_stack_depth) are written as YAML and load back; JSON
+-- refuses them.
+CREATE FUNCTION pg_temp.deepest_route_params() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    lo int := 1000;
+    hi int := 200000;
+    mid int;
+BEGIN
+    WHILE hi - lo > 1 LOOP
+        mid := (lo + hi) / 2;
+        BEGIN
+            UPDATE modelflags.routes
+               SET params = ('{"x": ' || repeat('[', mid) || '1' || repeat(']', mid) || '}')::jsonb;
+            lo := mid;
+        EXCEPTION WHEN statement_too_complex THEN
+            hi := mid;
+        END;
+    END LOOP;
+    RETURN lo;
+END $$;
+SELECT pg_temp.deepest_route_params() AS deepest \gset
+SELECT :deepest > 1000 AS deeper_than_json,
+       params = ('{"x": ' || repeat('[', :deepest) || '1' || repeat(']', :deepest) || '}')::jsonb AS stored
+  FROM modelflags.routes;
+SELECT modelflags.dump_definitions() AS deepest_yaml \gset
+TRUNCATE modelflags.routes;
+SELECT changed FROM modelflags.load_definitions(:'deepest_yaml');
+SELECT params = ('{"x": ' || repeat('[', :deepest) || '1' || repeat(']', :deepest) || '}')::jsonb AS yaml_loads_back
+  FROM modelflags.routes;
+SELECT modelflags.dump_definitions('json');
+
+-- Deeper than YAML flow style can carry (about 20,000 levels; jsonb holds
+-- that much only with max_stack_depth raised): no document holds it, and
+-- each format says so, naming the route.
+SET max_stack_depth = '6MB';
+UPDATE modelflags.routes SET params = ('{"x": ' || repeat('[', 25000) || '1' || repeat(']', 25000) || '}')::jsonb;
+SELECT modelflags.dump_definitions();
+SELECT modelflags.dump_definitions('json');
+DELETE FROM modelflags.routes;
+RESET max_stack_depth;
+
+-- A flag with more actor gates than one list of a document holds (100,000)
+-- is refused before its actors are read: state of that size belongs in
+-- pg_dump or COPY, or in a dump without state.
+INSERT INTO modelflags.flags (name) VALUES ('big_rollout');
+INSERT INTO modelflags.flag_actors (flag, actor)
+  SELECT 'big_rollout', 'User:' || g FROM generate_series(1, 100001) g;
+SELECT modelflags.dump_definitions();
+SELECT modelflags.dump_definitions('json');
+SELECT position('big_rollout' IN d) > 0 AS has_flag, position('User:1' IN d) = 0 AS no_actors
+  FROM modelflags.dump_definitions(state => false) AS d;
+DELETE FROM modelflags.flag_actors WHERE flag = 'big_rollout' AND actor = 'User:100001';
+SELECT modelflags.dump_definitions() AS big_dump \gset
+SELECT length(:'big_dump') > 100000 * 8 AS limit_sized_list_dumps;
+SELECT changed FROM modelflags.load_definitions(:'big_dump');
 
 -- Writing is not for PUBLIC.
 SELECT has_function_privilege('public', 'modelflags.load_definitions(text,boolean,text)', 'EXECUTE') AS public_load,

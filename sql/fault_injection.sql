@@ -75,7 +75,8 @@ $$;
 
 CREATE TABLE regress_util.points (point text PRIMARY KEY);
 INSERT INTO regress_util.points VALUES ('build:providers'), ('build:models'), ('build:flags'),
-    ('build:features'), ('build:routes'), ('build:compile'), ('actors:load'), ('actors:probe');
+    ('build:features'), ('build:routes'), ('build:compile'), ('actors:load'), ('actors:probe'),
+    ('patch:read'), ('patch:compile'), ('patch:apply');
 
 -- One fault at point inside a PL/pgSQL exception block (a subtransaction),
 -- then every answer again in the same transaction.
@@ -87,6 +88,9 @@ BEGIN
     IF write_first THEN
         PERFORM regress_util.make_stale();
     END IF;
+    -- build:* points fail full builds, patch:* points deltas (make_stale's
+    -- changes are small): choose which the refresh does.
+    PERFORM set_config('modelflags.incremental_cache', (p NOT LIKE 'build:%')::text, true);
     PERFORM set_config('modelflags.fault_injection', p, true);
     BEGIN
         PERFORM * FROM regress_util.answers();
@@ -95,7 +99,8 @@ BEGIN
         GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE;
     END;
     PERFORM set_config('modelflags.fault_injection', '', true);
-    RETURN format('%s: %s, then %s wrong answers', p, code, regress_util.wrong_answers());
+    RETURN format('%s: %s, then %s wrong answers (%s)', p, code, regress_util.wrong_answers(),
+                  (SELECT last_refresh FROM modelflags.cache_info()));
 END $$;
 
 -- 1a. The current state's rebuild fails (the change was committed before):
@@ -117,9 +122,16 @@ SELECT regress_util.make_stale();
 SELECT regress_util.fault_in_block('actors:load');
 SELECT regress_util.make_stale();
 SELECT regress_util.fault_in_block('actors:probe');
+SELECT regress_util.make_stale();
+SELECT regress_util.fault_in_block('patch:read');
+SELECT regress_util.make_stale();
+SELECT regress_util.fault_in_block('patch:compile');
+SELECT regress_util.make_stale();
+SELECT regress_util.fault_in_block('patch:apply');
 
 -- 1b. The same in a transaction that changed the tables itself, whose reads
--- come from private states (its own changes, not yet committed).
+-- come from private states (its own changes, not yet committed): built in
+-- full, so the patch:* points are not reached.
 SELECT regress_util.fault_in_block(point, write_first => true)
   FROM regress_util.points ORDER BY point;
 
@@ -127,6 +139,7 @@ SELECT regress_util.fault_in_block(point, write_first => true)
 -- same transaction, then the next transaction.
 SELECT regress_util.make_stale();
 BEGIN;
+SET LOCAL modelflags.incremental_cache = off;
 SAVEPOINT sp;
 SET LOCAL modelflags.fault_injection = 'build:flags';
 SELECT count(*) FROM regress_util.answers();
@@ -142,9 +155,11 @@ SELECT regress_util.wrong_answers() AS wrong_next_transaction;
 
 -- 3. A plain transaction that fails and rolls back, for every point.
 SELECT regress_util.make_stale();
+SET modelflags.incremental_cache = off;
 SET modelflags.fault_injection = 'build:routes';
 SELECT count(*) FROM regress_util.answers();
 RESET modelflags.fault_injection;
+RESET modelflags.incremental_cache;
 SELECT regress_util.wrong_answers() AS wrong_after_failed_statement;
 SELECT regress_util.make_stale();
 SET modelflags.fault_injection = 'actors:load';
@@ -163,6 +178,7 @@ SELECT regress_util.wrong_answers() AS wrong_after_third_load_failed;
 -- 4. Builds that fail count nothing; the state that answers is whole.
 SELECT regress_util.make_stale();
 SELECT builds AS b0 FROM modelflags.cache_info() \gset
+SET modelflags.incremental_cache = off;
 SET modelflags.fault_injection = 'build:compile';
 SELECT modelflags.is_enabled('small_gate', 'User:1');
 SELECT modelflags.is_enabled('small_gate', 'User:1');
@@ -170,10 +186,11 @@ RESET modelflags.fault_injection;
 SELECT valid, builds - :b0 AS new_builds FROM modelflags.cache_info();
 SELECT modelflags.is_enabled('small_gate', 'User:1');
 SELECT valid, builds - :b0 AS new_builds FROM modelflags.cache_info();
+RESET modelflags.incremental_cache;
 
--- 5. No leak: 60 failed rebuilds of this 2,000-feature state (each about
--- 1 MB while it is being built), each in a transaction of its own after a
--- committed change, leave the backend's memory within 1 MB.
+-- 5. No leak: 60 failed rebuilds and deltas of this 2,000-feature state
+-- (a build is about 1 MB while it is being built), each in a transaction of
+-- its own after a committed change, leave the backend's memory within 1 MB.
 CREATE PROCEDURE regress_util.fail_many(n int)
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -181,8 +198,10 @@ BEGIN
         PERFORM regress_util.make_stale();
         COMMIT;
         BEGIN
-            PERFORM set_config('modelflags.fault_injection', CASE i % 3 WHEN 0 THEN 'build:compile'
+            PERFORM set_config('modelflags.incremental_cache', (i % 2 = 0)::text, true);
+            PERFORM set_config('modelflags.fault_injection', CASE i % 4 WHEN 0 THEN 'patch:apply'
                                                                      WHEN 1 THEN 'build:routes'
+                                                                     WHEN 2 THEN 'patch:read'
                                                                      ELSE 'build:flags' END, true);
             PERFORM modelflags.model_for('code_generations', 'User:1');
         EXCEPTION WHEN out_of_memory THEN

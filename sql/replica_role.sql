@@ -92,6 +92,16 @@ UPDATE modelflags.flags SET enabled = false;
 UPDATE modelflags.providers SET available = false WHERE name = 'anthropic';
 SELECT * FROM modelflags.model_for('code_generations', 'User:1');
 
+-- dump_definitions reads the same rows: routes of a feature that is gone
+-- are left out (they route nothing), dangling names are written as they are;
+-- no internal error (the SQL fuzzer found one here).
+SET session_replication_role = replica;
+INSERT INTO modelflags.routes (feature, position, model) VALUES ('ghost_feature', 1, 'claude');
+RESET session_replication_role;
+SELECT position(E'ghost_feature' IN modelflags.dump_definitions()) = 0 AS ghost_feature_left_out,
+       position(E'ghost_model' IN modelflags.dump_definitions()) > 0 AS ghost_model_written,
+       position(E'ghost_feature' IN modelflags.dump_definitions('json')) = 0 AS json_too;
+
 -- Clean up the rows the foreign keys would have refused.
 SET session_replication_role = replica;
 DELETE FROM modelflags.routes;

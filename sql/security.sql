@@ -459,7 +459,7 @@ SELECT p.oid::regprocedure AS unprotected_function
         'modelflags._validate_provider()', 'modelflags._validate_model()', 'modelflags._validate_flag()',
         'modelflags._validate_flag_actor()', 'modelflags._validate_feature()', 'modelflags._validate_route()',
         'modelflags._pop_note(text)', 'modelflags._is_restore()',
-        -- C, no SQL
+        -- C, no SQL (_invalidate's PRE_COMMIT log row is written qualified, as the log's owner)
         'modelflags.is_enabled(text,text)', 'modelflags.rollout_pct(text,text)', 'modelflags.model_for(text,text)',
         'modelflags.explain(text,text)', 'modelflags.cache_info()', 'modelflags._invalidate()',
         -- model health (C, no SQL: shared memory, and a heap scan of the breaker settings)

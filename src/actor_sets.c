@@ -8,7 +8,7 @@
  * and 7 hashes per actor, under 1% false positives) and an actor the filter
  * cannot rule out is confirmed by one index probe.  Most calls come from
  * actors not in the set, so they cost a few hashes; 1,000,000 actor gates
- * cost about 2 MB of filter, and a build never scans flag_actors as a whole.
+ * cost about 1.2 MB of filter, and a build never scans flag_actors as a whole.
  *
  * Snapshots.  Loads and probes read with the current transaction's read
  * snapshot (cache.c, mf_push_read_snapshot): the snapshot its answers
@@ -42,6 +42,7 @@
 
 #include "cache_int.h"
 #include "fault.h"
+#include "flipper.h"
 
 #define MF_SMALL_ACTOR_SET 32
 
@@ -51,14 +52,26 @@
 struct MfActorSet
 {
 	int32		count;			/* flag_actors rows of this flag */
-	/* Small sets (count <= MF_SMALL_ACTOR_SET): the exact rows. */
-	const char **actors;
+	/*
+	 * Small sets (count <= MF_SMALL_ACTOR_SET): the exact rows, packed: each
+	 * actor's bytes and a NUL, one after another, with their lengths and
+	 * opt-out marks in two arrays (no pointer per actor).
+	 */
 	uint32	   *lens;
 	bool	   *opt_out;
-	/* Large sets: a Bloom filter in front of an index probe. */
+	const char *actors;
+	/*
+	 * Large sets: a Bloom filter in front of an index probe, of any whole
+	 * number of 64-bit words (a bit index is reduced by multiplication, not
+	 * by a mask, so the filter is not rounded up to a power of two).
+	 */
 	uint64	   *bloom;
-	uint32		bloom_mask;		/* bits - 1; bits is a power of two */
+	uint32		bloom_bits;
 };
+
+/* Small sets are carved from blocks of this size, not palloc'd one by one. */
+#define MF_SET_BLOCK 16384
+#define MF_MAX_BLOOM_BITS ((uint32) 1 << 31)
 
 struct MfActorSets
 {
@@ -67,6 +80,8 @@ struct MfActorSets
 	MfActorSet **list;
 	int			count;
 	int			cap;
+	char	   *block;			/* the rest of the current block for small sets */
+	size_t		block_left;
 };
 
 static void *
@@ -107,6 +122,13 @@ mf_bloom_hashes(const char *actor, size_t len, uint32 *h1, uint32 *h2)
 	*h2 = mf_strmap_hash(0x7f4a7c15u, actor, len) | 1;
 }
 
+/* The k-th bit of an actor with hashes h1, h2, in a filter of bits bits. */
+static inline uint32
+mf_bloom_bit(uint32 h1, uint32 h2, int k, uint32 bits)
+{
+	return (uint32) (((uint64) (h1 + (uint32) k * h2) * bits) >> 32);
+}
+
 static bool
 mf_bloom_maybe(const MfActorSet *set, const char *actor, size_t len)
 {
@@ -116,7 +138,7 @@ mf_bloom_maybe(const MfActorSet *set, const char *actor, size_t len)
 	mf_bloom_hashes(actor, len, &h1, &h2);
 	for (int i = 0; i < MF_BLOOM_HASHES; i++)
 	{
-		uint32		bit = (h1 + (uint32) i * h2) & set->bloom_mask;
+		uint32		bit = mf_bloom_bit(h1, h2, i, set->bloom_bits);
 
 		if ((set->bloom[bit >> 6] & (UINT64CONST(1) << (bit & 63))) == 0)
 			return false;
@@ -132,6 +154,43 @@ mf_bloom_maybe(const MfActorSet *set, const char *actor, size_t len)
  */
 typedef void (*MfActorRowFn) (void *state, const char *actor, size_t len, bool opt_out);
 
+/* The same, from the gates of the attached Flipper tables (flipper.c). */
+typedef struct MfFlipperCount
+{
+	MfActorRowFn row;
+	void	   *state;
+	int64		n;
+} MfFlipperCount;
+
+static void
+mf_flipper_actor_row(void *arg, const char *actor, size_t len, bool opt_out)
+{
+	MfFlipperCount *fc = arg;
+
+	fc->row(fc->state, actor, len, opt_out);
+	fc->n++;
+}
+
+static int64
+mf_scan_flipper_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
+					   MfActorRowFn row, void *state)
+{
+	MfFlipperSource src;
+	MfFlipperCount fc = {row, state, 0};
+	char	   *name = text_to_cstring(c->flag_names[flag]);
+
+	memset(&src, 0, sizeof(src));
+	src.features = c->flipper_features;
+	src.gates = c->flipper_gates;
+	mf_flipper_open(&src);
+	mf_push_read_snapshot();
+	mf_flipper_scan_actors(&src, name, actor, actor_len, GetActiveSnapshot(), mf_flipper_actor_row, &fc);
+	PopActiveSnapshot();
+	mf_flipper_close(&src);
+	pfree(name);
+	return fc.n;
+}
+
 static int64
 mf_scan_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
 			   MfActorRowFn row, void *state)
@@ -145,6 +204,9 @@ mf_scan_actors(MfCache *c, int flag, const char *actor, size_t actor_len,
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	int64		n = 0;
+
+	if (c->flag_flipper[flag] & MF_FLIPPER_OWNED)
+		return mf_scan_flipper_actors(c, flag, actor, actor_len, row, state);
 
 	/*
 	 * The cached OIDs may name tables another session has dropped since this
@@ -275,19 +337,36 @@ mf_load_actor_set(MfCache *c, int flag)
 	}
 	mf_strmap_reserve(&sets->map, sets->count + 1);
 
-	/* The set, its arrays and its key in one allocation. */
+	/*
+	 * The set, its arrays and its key in one allocation: a large set's of its
+	 * own, a small set's carved from the current block (thousands of flags
+	 * with a few actors each would otherwise pay palloc's power-of-two
+	 * rounding on every set).  A new block is taken before anything is
+	 * written: if that fails, the collection is as it was.
+	 */
 	size = MAXALIGN(sizeof(MfActorSet)) + MAXALIGN(name_len + 1);
 	if (l.n <= MF_SMALL_ACTOR_SET)
-		size += MAXALIGN(sizeof(char *) * Max(l.n, 1)) + MAXALIGN(sizeof(uint32) * Max(l.n, 1)) +
-			MAXALIGN(sizeof(bool) * Max(l.n, 1)) + MAXALIGN(l.bytes);
+		size += MAXALIGN(sizeof(uint32) * l.n) + MAXALIGN(sizeof(bool) * l.n) + MAXALIGN(l.bytes);
 	else
 	{
-		bits = 64;
-		while (bits < (uint64) l.n * 10)
-			bits <<= 1;
+		/* about 10 bits per actor, in whole words, at most 2^31 bits */
+		bits = Min((uint64) l.n * 10, (uint64) MF_MAX_BLOOM_BITS);
+		bits = (bits + 63) & ~(uint64) 63;
 		size += bits / 8;
 	}
-	p = MemoryContextAllocHuge(sets->cxt, size);
+	if (size > MF_SET_BLOCK / 4)
+		p = MemoryContextAllocHuge(sets->cxt, size);
+	else
+	{
+		if (size > sets->block_left)
+		{
+			sets->block = MemoryContextAlloc(sets->cxt, MF_SET_BLOCK);
+			sets->block_left = MF_SET_BLOCK;
+		}
+		p = sets->block;
+		sets->block += size;
+		sets->block_left -= size;
+	}
 	set = (MfActorSet *) p;
 	memset(set, 0, sizeof(MfActorSet));
 	p += MAXALIGN(sizeof(MfActorSet));
@@ -300,16 +379,14 @@ mf_load_actor_set(MfCache *c, int flag)
 		set->count = (int32) Min(l.n, PG_INT32_MAX);
 		if (l.n <= MF_SMALL_ACTOR_SET)
 		{
-			set->actors = (const char **) p;
-			p += MAXALIGN(sizeof(char *) * Max(l.n, 1));
 			set->lens = (uint32 *) p;
-			p += MAXALIGN(sizeof(uint32) * Max(l.n, 1));
+			p += MAXALIGN(sizeof(uint32) * l.n);
 			set->opt_out = (bool *) p;
-			p += MAXALIGN(sizeof(bool) * Max(l.n, 1));
+			p += MAXALIGN(sizeof(bool) * l.n);
+			set->actors = p;
 			for (int i = 0; i < l.n; i++)
 			{
 				memcpy(p, l.actors[i], l.lens[i] + 1);
-				set->actors[i] = p;
 				set->lens[i] = l.lens[i];
 				set->opt_out[i] = l.opt_out[i];
 				p += l.lens[i] + 1;
@@ -317,7 +394,7 @@ mf_load_actor_set(MfCache *c, int flag)
 		}
 		else
 		{
-			set->bloom_mask = (uint32) (bits - 1);
+			set->bloom_bits = (uint32) bits;
 			set->bloom = (uint64 *) p;
 			memset(set->bloom, 0, bits / 8);
 			for (int64 i = 0; i < l.n; i++)
@@ -327,7 +404,7 @@ mf_load_actor_set(MfCache *c, int flag)
 
 				for (int k = 0; k < MF_BLOOM_HASHES; k++)
 				{
-					uint32		bit = (h1 + (uint32) k * h2) & set->bloom_mask;
+					uint32		bit = mf_bloom_bit(h1, h2, k, set->bloom_bits);
 
 					set->bloom[bit >> 6] |= UINT64CONST(1) << (bit & 63);
 				}
@@ -342,9 +419,19 @@ mf_load_actor_set(MfCache *c, int flag)
 	return set;
 }
 
+void
+mf_actor_sets_forget(MfActorSets *sets, text *flag)
+{
+	int32		idx;
+
+	/* put on a present key replaces its value: no allocation */
+	if (mf_strmap_get(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), &idx) && idx >= 0)
+		mf_strmap_put(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), -1);
+}
+
 /*
  * flag's actor set: from this state, else from its collection (by flag
- * name), else loaded now.
+ * name; -1 means forgotten), else loaded now.
  */
 static MfActorSet *
 mf_actor_set(MfCache *c, int flag)
@@ -355,7 +442,7 @@ mf_actor_set(MfCache *c, int flag)
 
 	if (set != NULL)
 		return set;
-	if (mf_strmap_get(&c->sets->map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &idx))
+	if (mf_strmap_get(&c->sets->map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &idx) && idx >= 0)
 		set = c->sets->list[idx];
 	else
 		set = mf_load_actor_set(c, flag);
@@ -373,7 +460,11 @@ MfCacheFlagHasActors(MfCache *cache, int flag)
 static void
 mf_probe_row(void *state, const char *actor, size_t len, bool opt_out)
 {
-	*(MfActorGate *) state = opt_out ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
+	MfActorGate *gate = state;
+
+	/* an opt-out wins over a gate row of the same actor (Flipper's tables) */
+	if (*gate != MF_ACTOR_OPT_OUT)
+		*gate = opt_out ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
 }
 
 MfActorGate
@@ -386,10 +477,20 @@ MfCacheActorGate(MfCache *cache, int flag, const char *actor, size_t actor_len)
 		return MF_ACTOR_NONE;
 	if (set->bloom == NULL)
 	{
-		for (int i = 0; i < set->count; i++)
-			if (set->lens[i] == actor_len && memcmp(set->actors[i], actor, actor_len) == 0)
-				return set->opt_out[i] ? MF_ACTOR_OPT_OUT : MF_ACTOR_ENABLED;
-		return MF_ACTOR_NONE;
+		/*
+		 * Flipper's tables may hold an actor twice, as a gate and as GitLab's
+		 * opt-out ("User:1" and "User:1:opt_out"): the opt-out wins.
+		 */
+		const char *row = set->actors;
+
+		for (int i = 0; i < set->count; row += set->lens[i] + 1, i++)
+			if (set->lens[i] == actor_len && memcmp(row, actor, actor_len) == 0)
+			{
+				if (set->opt_out[i])
+					return MF_ACTOR_OPT_OUT;
+				gate = MF_ACTOR_ENABLED;
+			}
+		return gate;
 	}
 	if (!mf_bloom_maybe(set, actor, actor_len))
 		return MF_ACTOR_NONE;

@@ -83,6 +83,8 @@
 #include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "storage/proc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -103,6 +105,36 @@ static uint64 mf_current_inval = 0;
 static uint64 mf_current_actor_inval = 0;
 static int64 mf_builds = 0;
 static int64 mf_private_builds = 0;
+static int64 mf_patches = 0;
+
+/* How the last stale state was brought up to date, and why, for cache_info(). */
+static const char *mf_last_how = NULL;
+static char mf_last_why[128];
+
+static void
+mf_note_refresh(const char *how, const char *why)
+{
+	mf_last_how = how;
+	strlcpy(mf_last_why, why ? why : "", sizeof(mf_last_why));
+}
+
+/*
+ * modelflags.incremental_cache = off makes every stale state rebuild in
+ * full, as 1.0 did (the benchmark compares both in one run).
+ */
+bool		mf_incremental = true;
+#define mf_force_full (!mf_incremental)
+
+/* A checksum of the tables' OIDs: changes when the extension is re-created. */
+static uint32
+mf_table_oid_checksum(Relation *rels)
+{
+	uint32		h = 0;
+
+	for (int i = 0; i < MF_NTABLES; i++)
+		h = h * 31 + RelationGetRelid(rels[i]);
+	return h;
+}
 
 /* The current transaction's view: its answer snapshot and its state. */
 typedef struct MfView
@@ -169,6 +201,14 @@ mf_xact_callback(XactEvent event, void *arg)
 void
 MfCacheInit(void)
 {
+	DefineCustomBoolVariable("modelflags.incremental_cache",
+							 "Brings stale routing caches up to date by what changed.",
+							 "Off rebuilds them in full after every change, as version 1.0 did.",
+							 &mf_incremental,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(mf_relcache_callback, (Datum) 0);
 	RegisterXactCallback(mf_xact_callback, NULL);
 }
@@ -200,7 +240,7 @@ mf_current_valid(void)
  * snapshot.  Replaces the view's previous private state only once built.
  */
 static void
-mf_view_private(void)
+mf_view_private(const char *why)
 {
 	Relation	rels[MF_NTABLES];
 	MfActorSets *sets = mf_actor_sets_create();
@@ -212,6 +252,7 @@ mf_view_private(void)
 	seen = mf_inval_count;
 	mf_push_read_snapshot();
 	fresh = mf_cache_build(rels, GetActiveSnapshot(), sets);
+	fresh->table_oids_checksum = mf_table_oid_checksum(rels);
 	PopActiveSnapshot();
 	mf_close_tables(rels);
 	MemoryContextSetParent(mf_actor_sets_context(sets), fresh->cxt);
@@ -223,13 +264,25 @@ mf_view_private(void)
 	mf_view.seen = seen;
 	if (old != NULL && old->is_private)
 		MemoryContextDelete(old->cxt);
+	mf_note_refresh("private build", why);
+}
+
+/* Whether the tables are still those the state was read from (DROP/CREATE EXTENSION). */
+static bool
+mf_same_tables(MfCache *c, Relation *rels)
+{
+	return c->flag_actors_relid == RelationGetRelid(rels[MF_FLAG_ACTORS]) &&
+		c->table_oids_checksum == mf_table_oid_checksum(rels);
 }
 
 /*
- * Rebuilds the current state with the transaction's answer snapshot, if
- * that snapshot is as new as the latest one (see "Building the current
- * state"); otherwise gives the transaction a private state.  Either way the
- * view gets its state.
+ * Brings the current state to the transaction's answer snapshot: by the
+ * delta from its own snapshot when the log can tell (cache_delta.c), else
+ * by a full build.  The result is the current state when the answer
+ * snapshot is as new as the latest one (see "Building the current state");
+ * otherwise a patched current state is still exact for this transaction,
+ * but is left marked stale so that the next transaction looks again, and a
+ * full build goes to a private state.
  */
 static void
 mf_view_refresh(void)
@@ -237,26 +290,93 @@ mf_view_refresh(void)
 	Relation	rels[MF_NTABLES];
 	uint64		inval;
 	uint64		actor_inval;
+	bool		newest;
 	MfActorSets *sets;
 	MfCache    *fresh;
+	const char *delta_why = NULL;
 
 	mf_open_tables(rels);
 	AcceptInvalidationMessages();
 	inval = mf_inval_count;
 	actor_inval = mf_actor_inval_count;
-	if (!mf_snapshot_covers(mf_view.snapshot, GetLatestSnapshot()))
+	/*
+	 * In parallel mode (a read above a Gather node) no new snapshot can be
+	 * taken: then the state is brought to the answer snapshot but left
+	 * stale, and a full build goes to a private state.
+	 */
+	newest = !IsInParallelMode() && mf_snapshot_covers(mf_view.snapshot, GetLatestSnapshot());
+
+	/*
+	 * The delta knows rows, not DDL: check every column the state was read
+	 * from is still there with its type (an ALTER also ends up here), as a
+	 * full build would.
+	 */
+	for (int t = 0; t < MF_NTABLES; t++)
+	{
+		AttrNumber	attnums[MF_NCOLUMNS];
+
+		mf_schema_attnums(rels[t], (MfTableId) t, attnums);
+	}
+
+	if (mf_current != NULL && !mf_force_full && mf_same_tables(mf_current, rels) &&
+		mf_snapshot_covers(mf_view.snapshot, &mf_current->snapshot) &&
+		mf_current->garbage_bytes < Max(1024 * 1024, MemoryContextMemAllocated(mf_current->cxt, true) / 2))
+	{
+		MfDelta		d;
+
+		if (mf_read_delta(&mf_current->snapshot, mf_view.snapshot, &d))
+		{
+			MfActorSets *old_sets = mf_current->sets;
+			MfActorSets *new_sets = d.full[MF_FLAG_ACTORS] ? mf_actor_sets_create() : NULL;
+
+			if (mf_cache_patch(mf_current, rels, &d, mf_view.snapshot))
+			{
+				mf_close_tables(rels);
+				if (new_sets != NULL)
+				{
+					MemoryContextSetParent(mf_actor_sets_context(new_sets), CacheMemoryContext);
+					mf_current->sets = new_sets;
+					memset(mf_current->actor_sets, 0, sizeof(MfActorSet *) * mf_current->flags_cap);
+					for (int i = 0; i < mf_current->nflags; i++)
+						mf_current->flags[i].has_actor_rows = -1;
+					MemoryContextDelete(mf_actor_sets_context(old_sets));
+				}
+				mf_current_inval = newest ? inval : 0;
+				mf_current_actor_inval = actor_inval;
+				mf_patches++;
+				mf_view.cache = mf_current;
+				mf_view.seen = inval;
+				mf_note_refresh("delta", d.full[MF_FLAG_ACTORS] ? "a bulk change to flag_actors" : NULL);
+				return;
+			}
+		}
+		delta_why = d.why;
+	}
+	else if (mf_current == NULL)
+		delta_why = "the first read";
+	else if (mf_force_full)
+		delta_why = "modelflags.incremental_cache is off";
+	else if (!mf_same_tables(mf_current, rels))
+		delta_why = "the tables were re-created";
+	else if (!mf_snapshot_covers(mf_view.snapshot, &mf_current->snapshot))
+		delta_why = "the snapshot is older than the state";
+	else
+		delta_why = "memory replaced by earlier deltas";
+
+	if (!newest)
 	{
 		mf_close_tables(rels);
-		mf_view_private();
+		mf_view_private(delta_why ? delta_why : "a commit arrived while the transaction began");
 		return;
 	}
 
 	/* Keep the actor sets unless flag_actors changed since they were read. */
-	if (mf_current != NULL && mf_current_actor_inval == actor_inval)
+	if (mf_current != NULL && mf_current_actor_inval == actor_inval && mf_same_tables(mf_current, rels))
 		sets = mf_current->sets;
 	else
 		sets = mf_actor_sets_create();
 	fresh = mf_cache_build(rels, mf_view.snapshot, sets);
+	fresh->table_oids_checksum = mf_table_oid_checksum(rels);
 	mf_close_tables(rels);
 
 	/* Adopt: nothing below can fail. */
@@ -275,6 +395,7 @@ mf_view_refresh(void)
 	mf_current_actor_inval = actor_inval;
 	mf_view.cache = fresh;
 	mf_view.seen = inval;
+	mf_note_refresh("build", delta_why);
 }
 
 /*
@@ -300,7 +421,7 @@ mf_view_begin(LocalTransactionId lxid)
 	}
 
 	if (mf_wrote_lxid == lxid)
-		mf_view_private();		/* A2 */
+		mf_view_private("the transaction changed the tables");	/* A2 */
 	else if (mf_current_valid() && mf_snapshot_covers(mf_view.snapshot, &mf_current->snapshot))
 	{
 		mf_view.cache = mf_current; /* A3 */
@@ -309,7 +430,7 @@ mf_view_begin(LocalTransactionId lxid)
 	else if (!mf_current_valid())
 		mf_view_refresh();
 	else
-		mf_view_private();		/* an older (imported) snapshot */
+		mf_view_private("the snapshot is older than the state");	/* imported */
 	return mf_view.cache;
 }
 
@@ -322,7 +443,7 @@ MfCacheGet(void)
 	{
 		/* A2: its own change (or its rollback) was processed since. */
 		if (unlikely(mf_wrote_lxid == lxid && mf_view.seen != mf_inval_count))
-			mf_view_private();
+			mf_view_private("the transaction changed the tables");
 		return mf_view.cache;
 	}
 	return mf_view_begin(lxid);
@@ -338,9 +459,10 @@ Datum
 modelflags_cache_info(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[7];
-	bool		nulls[7] = {false};
+	Datum		values[10];
+	bool		nulls[10] = {false};
 	int64		memory = 0;
+	int			routes = 0;
 	MfCache    *c = mf_current;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -349,14 +471,29 @@ modelflags_cache_info(PG_FUNCTION_ARGS)
 	{
 		memory += MemoryContextMemAllocated(c->cxt, true);
 		memory += MemoryContextMemAllocated(mf_actor_sets_context(c->sets), true);
+		for (int f = 0; f < c->nfeatures; f++)
+			routes += c->features[f].nroutes;
 	}
 	values[0] = BoolGetDatum(mf_current_valid());
 	values[1] = Int64GetDatum(mf_builds + mf_private_builds);
 	values[2] = Int32GetDatum(c ? c->nflags : 0);
 	values[3] = Int32GetDatum(c ? c->nfeatures : 0);
-	values[4] = Int32GetDatum(c ? c->nroutes : 0);
+	values[4] = Int32GetDatum(routes);
 	values[5] = Int64GetDatum(c && mf_current_actor_inval == mf_actor_inval_count
 							  ? mf_actor_sets_count(c->sets) : 0);
 	values[6] = Int64GetDatum(memory);
+	/* cache_info() of 1.0 had seven columns; 1.1 adds three */
+	if (desc->natts >= 10)
+	{
+		values[7] = Int64GetDatum(mf_patches);
+		if (mf_last_how)
+			values[8] = CStringGetTextDatum(mf_last_how);
+		else
+			nulls[8] = true;
+		if (mf_last_why[0])
+			values[9] = CStringGetTextDatum(mf_last_why);
+		else
+			nulls[9] = true;
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -76,11 +76,22 @@ typedef struct MfCache
 	MfFlag	   *flags;			/* core view of each flag */
 	text	  **flag_names;		/* as text datums, for results */
 	MfActorSet **actor_sets;	/* parallel to flags; NULL until first used */
+	uint8	   *flag_flipper;	/* parallel to flags: MF_FLIPPER_* bits (flipper.h) */
+	Oid			flipper_features;	/* the attached Flipper tables, or InvalidOid */
+	Oid			flipper_gates;
 	MfActorSets *sets;			/* where actor sets are found and loaded */
 	MfCacheFeature *features;
 	MfCacheRoute *routes;
-	MfStrMap	flag_map;		/* flag name -> index */
-	MfStrMap	feature_map;	/* feature name -> index */
+	MfStrMap	flag_map;		/* flag name -> index (-1: gone) */
+	MfStrMap	feature_map;	/* feature name -> index (-1: gone) */
+	MfStrMap	provider_map;	/* provider name -> index (-1: gone) */
+	MfStrMap	model_map;		/* model name -> index (-1: gone) */
+	int			flags_cap;		/* room in flags, flag_names, actor_sets: the
+								 * flags array never moves (routes point in) */
+	int			routes_cap;		/* room in routes */
+	int64		garbage_bytes;	/* replaced by patches, still allocated */
+	int64		patches;		/* deltas applied since the build */
+	uint32		table_oids_checksum;	/* of the tables it was read from */
 	Oid			flag_actors_relid;
 	Oid			flag_actors_pkey;
 	SnapshotData snapshot;		/* what it was read with (visibility only) */

@@ -38,6 +38,7 @@
 
 #include "cache_int.h"
 #include "fault.h"
+#include "flipper.h"
 #include "rollout.h"
 
 /* Allocator for the core's string maps. */
@@ -186,9 +187,64 @@ typedef struct MfBuild
 		text	   *model;
 		Jsonb	   *params;
 	}		   *raw;
+	/*
+	 * The compiled state's names, parameters and small arrays, carved one
+	 * after another from blocks of MF_POOL_BLOCK: ten thousand flag names
+	 * palloc'd one by one would each pay a chunk header and a power-of-two
+	 * rounding (48 bytes for a 20-byte name).
+	 */
+	char	   *pool;
+	size_t		pool_left;
 	MfStrMap	provider_map;
 	MfStrMap	model_map;
+	uint8	   *flag_flipper;	/* MF_FLIPPER_* per flag, once Flipper flags came */
+	int			flipper_n;		/* entries of flag_flipper in use */
 } MfBuild;
+
+#define MF_POOL_BLOCK (32 * 1024)
+
+/* size bytes, MAXALIGNed, from b's pool in b->cxt (see MfBuild.pool). */
+static void *
+mf_pool_alloc(MfBuild *b, size_t size)
+{
+	void	   *p;
+
+	size = MAXALIGN(size);
+	if (size > MF_POOL_BLOCK / 8)
+		return MemoryContextAllocHuge(b->cxt, size);
+	if (size > b->pool_left)
+	{
+		b->pool = MemoryContextAlloc(b->cxt, MF_POOL_BLOCK);
+		b->pool_left = MF_POOL_BLOCK;
+	}
+	p = b->pool;
+	b->pool += size;
+	b->pool_left -= size;
+	return p;
+}
+
+/* A text of len bytes, in b's pool. */
+static text *
+mf_pool_text(MfBuild *b, const char *bytes, size_t len)
+{
+	text	   *t = mf_pool_alloc(b, VARHDRSZ + len);
+
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), bytes, len);
+	return t;
+}
+
+/* A varlena datum (text, jsonb) detoasted into b's pool, 4-byte header. */
+static void *
+mf_pool_varlena(MfBuild *b, Datum d)
+{
+	struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+	void	   *copy = mf_pool_text(b, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+
+	if ((Pointer) v != DatumGetPointer(d))
+		pfree(v);
+	return copy;
+}
 
 /* Column c (an MfColumnId) of the current row, in a row function. */
 #define COLV(c) (v[b->col[(c)] - 1])
@@ -213,7 +269,7 @@ mf_row_provider(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->providers, c->nproviders);
 	p = &c->providers[c->nproviders++];
-	p->name = mf_copy_text(b->cxt, COLV(MF_COL_PROVIDER_NAME));
+	p->name = mf_pool_varlena(b, COLV(MF_COL_PROVIDER_NAME));
 	p->available = COLNULL(MF_COL_PROVIDER_AVAILABLE) ? false
 		: DatumGetBool(COLV(MF_COL_PROVIDER_AVAILABLE));
 }
@@ -228,12 +284,12 @@ mf_row_model(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->models, c->nmodels);
 	m = &c->models[c->nmodels++];
-	m->name = mf_copy_text(b->cxt, COLV(MF_COL_MODEL_NAME));
+	m->name = mf_pool_varlena(b, COLV(MF_COL_MODEL_NAME));
 	provider = COLNULL(MF_COL_MODEL_PROVIDER) ? NULL : DatumGetTextPP(COLV(MF_COL_MODEL_PROVIDER));
 	m->provider = mf_lookup(&b->provider_map, provider);
-	m->provider_name = provider ? mf_copy_text(b->cxt, PointerGetDatum(provider)) : NULL;
+	m->provider_name = provider ? mf_pool_varlena(b, PointerGetDatum(provider)) : NULL;
 	m->enabled = COLNULL(MF_COL_MODEL_ENABLED) ? false : DatumGetBool(COLV(MF_COL_MODEL_ENABLED));
-	m->params = COLNULL(MF_COL_MODEL_PARAMS) ? NULL : mf_copy_jsonb(b->cxt, COLV(MF_COL_MODEL_PARAMS));
+	m->params = COLNULL(MF_COL_MODEL_PARAMS) ? NULL : mf_pool_varlena(b, COLV(MF_COL_MODEL_PARAMS));
 	m->health = NULL;
 }
 
@@ -255,7 +311,7 @@ mf_row_flag(void *state, Datum *v, bool *isnull)
 		b->names_cap = b->cap;
 	}
 
-	name = mf_copy_text(b->cxt, COLV(MF_COL_FLAG_NAME));
+	name = mf_pool_varlena(b, COLV(MF_COL_FLAG_NAME));
 	c->flag_names[c->nflags] = name;
 	f = &c->flags[c->nflags++];
 	f->name = VARDATA_ANY(name);
@@ -277,7 +333,7 @@ mf_row_feature(void *state, Datum *v, bool *isnull)
 
 	MF_GROW(b, c->features, c->nfeatures);
 	f = &c->features[c->nfeatures++];
-	f->name = mf_copy_text(b->cxt, COLV(MF_COL_FEATURE_NAME));
+	f->name = mf_pool_varlena(b, COLV(MF_COL_FEATURE_NAME));
 	f->first_route = 0;
 	f->nroutes = 0;
 	f->core_routes = NULL;
@@ -362,6 +418,77 @@ mf_build_table(MfBuild *b, Relation *rels, MfTableId table, Snapshot snap, MfRow
 	mf_scan_table(rels[table], snap, row, b);
 }
 
+/*
+ * Folds one flag kept by Flipper into the build: an existing modelflags flag
+ * of that name takes Flipper's gates (and keeps its default_enabled); a new
+ * name becomes a flag.
+ */
+static void
+mf_build_flipper_flag(void *arg, const MfFlipperFlag *ff)
+{
+	MfBuild    *b = arg;
+	MfCache    *c = b->cache;
+	size_t		len = strlen(ff->name);
+	int32		idx;
+	MfFlag	   *f;
+
+	if (!mf_strmap_get(&c->flag_map, 0, ff->name, len, &idx) || idx < 0)
+	{
+		text	   *name;
+
+		MF_GROW(b, c->flags, c->nflags);
+		if (b->names_cap < b->cap)
+		{
+			c->flag_names = c->flag_names
+				? repalloc_huge(c->flag_names, sizeof(text *) * b->cap)
+				: MemoryContextAllocHuge(b->cxt, sizeof(text *) * b->cap);
+			b->names_cap = b->cap;
+		}
+		name = mf_pool_text(b, ff->name, len);
+		idx = c->nflags++;
+		c->flag_names[idx] = name;
+		f = &c->flags[idx];
+		f->name = VARDATA(name);
+		f->name_len = len;
+		f->default_enabled = false;
+		mf_strmap_put(&c->flag_map, 0, VARDATA(name), len, idx);
+	}
+	f = &c->flags[idx];
+	f->enabled = ff->enabled;
+	f->pct_actors = ff->pct_actors;
+	f->pct_time = ff->pct_time;
+	f->has_actor_rows = -1;
+	if (idx >= b->flipper_n)
+	{
+		int			n = Max(idx + 1, 2 * b->flipper_n);
+
+		b->flag_flipper = b->flag_flipper
+			? repalloc_huge(b->flag_flipper, n)
+			: MemoryContextAllocHuge(b->cxt, n);
+		memset(b->flag_flipper + b->flipper_n, 0, n - b->flipper_n);
+		b->flipper_n = n;
+	}
+	b->flag_flipper[idx] = MF_FLIPPER_OWNED | ff->unsupported;
+}
+
+/* The flags of the attached Flipper tables, if any (flipper.c). */
+static void
+mf_build_flipper(MfBuild *b, Snapshot snap)
+{
+	MfFlipperSource src;
+	MfCache    *c = b->cache;
+
+	if (!mf_flipper_source(snap, &src))
+		return;
+	mf_flipper_open(&src);
+	c->flipper_features = src.features;
+	c->flipper_gates = src.gates;
+	/* the flag map is in scratch: puts may grow it there */
+	mf_flipper_read_all(&src, snap, mf_build_flipper_flag, b);
+	mf_flipper_close(&src);
+	mf_fault("build:flipper");
+}
+
 /* A copy of snap's visibility data (xmin, xmax, xip, subxip) in cxt. */
 static void
 mf_copy_snapshot(SnapshotData *dst, Snapshot snap, MemoryContext cxt)
@@ -411,22 +538,36 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 
 	mf_build_table(&b, rels, MF_PROVIDERS, snap, mf_row_provider);
 	mf_fault("build:providers");
-	mf_map_names(&b.provider_map, scratch, c->nproviders, mf_provider_name, c);
+	mf_map_names(&c->provider_map, cxt, c->nproviders, mf_provider_name, c);
+	b.provider_map = c->provider_map;
 
 	mf_build_table(&b, rels, MF_MODELS, snap, mf_row_model);
 	mf_fault("build:models");
-	mf_map_names(&b.model_map, scratch, c->nmodels, mf_model_name, c);
+	mf_map_names(&c->model_map, cxt, c->nmodels, mf_model_name, c);
+	b.model_map = c->model_map;
 
 	mf_build_table(&b, rels, MF_FLAGS, snap, mf_row_flag);
 	mf_fault("build:flags");
-	if (c->nflags > 0 && c->nflags < b.cap)
-	{
-		/* Give back the doubling's slack: 10,000 flags would keep 16,384. */
-		c->flags = repalloc_huge(c->flags, sizeof(MfFlag) * c->nflags);
-		c->flag_names = repalloc_huge(c->flag_names, sizeof(text *) * c->nflags);
-	}
+
+	/*
+	 * Give back the doubling's slack (10,000 flags would keep 16,384), but
+	 * keep MF_FLAG_SLACK for flags that deltas add: the array never moves.
+	 * Flags kept by attached Flipper tables come in here (flipper.c).
+	 */
+	mf_map_names(&c->flag_map, scratch, c->nflags, mf_flag_name, c);
+	mf_build_flipper(&b, snap);
+	c->flags_cap = c->nflags + MF_FLAG_SLACK;
+	c->flags = c->flags ? repalloc_huge(c->flags, sizeof(MfFlag) * c->flags_cap)
+		: MemoryContextAllocHuge(cxt, sizeof(MfFlag) * c->flags_cap);
+	c->flag_names = c->flag_names ? repalloc_huge(c->flag_names, sizeof(text *) * c->flags_cap)
+		: MemoryContextAllocHuge(cxt, sizeof(text *) * c->flags_cap);
+	c->flag_flipper = b.flag_flipper
+		? repalloc_huge(b.flag_flipper, sizeof(uint8) * c->flags_cap)
+		: MemoryContextAllocZero(cxt, sizeof(uint8) * c->flags_cap);
+	if (b.flag_flipper)
+		memset(c->flag_flipper + b.flipper_n, 0, c->flags_cap - b.flipper_n);
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
-	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * Max(c->nflags, 1));
+	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * c->flags_cap);
 
 	mf_build_table(&b, rels, MF_FEATURES, snap, mf_row_feature);
 	mf_fault("build:features");
@@ -442,7 +583,8 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 		b.raw[i].feature_idx = mf_lookup(&c->feature_map, b.raw[i].feature);
 	if (b.nraw > 1)
 		qsort(b.raw, b.nraw, sizeof(struct MfRawRoute), mf_sort_raw_routes);
-	c->routes = MemoryContextAllocZero(cxt, sizeof(MfCacheRoute) * Max(b.nraw, 1));
+	c->routes_cap = Max(b.nraw, 1);
+	c->routes = MemoryContextAllocZero(cxt, sizeof(MfCacheRoute) * c->routes_cap);
 	for (int i = 0; i < b.nraw; i++)
 	{
 		struct MfRawRoute *raw = &b.raw[i];
@@ -466,14 +608,14 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 		m = r->model >= 0 ? &c->models[r->model] : NULL;
 		/* A name found in a map is byte for byte the one kept there: share it. */
 		r->flag_name = r->flag >= 0 ? c->flag_names[r->flag]
-			: raw->flag ? mf_copy_text(cxt, PointerGetDatum(raw->flag)) : NULL;
+			: raw->flag ? mf_pool_varlena(&b, PointerGetDatum(raw->flag)) : NULL;
 		r->model_name = m ? m->name
-			: raw->model ? mf_copy_text(cxt, PointerGetDatum(raw->model)) : NULL;
+			: raw->model ? mf_pool_varlena(&b, PointerGetDatum(raw->model)) : NULL;
 		if (m == NULL)
 			r->params = NULL;
 		else if (raw->params == NULL || JB_ROOT_COUNT(raw->params) == 0 || m->params == NULL)
 			r->params = m->params ? m->params :
-				(raw->params ? mf_copy_jsonb(cxt, JsonbPGetDatum(raw->params)) : NULL);
+				(raw->params ? mf_pool_varlena(&b, JsonbPGetDatum(raw->params)) : NULL);
 		else
 		{
 			/*
@@ -486,7 +628,7 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 													 JsonbPGetDatum(raw->params));
 
 			MemoryContextSwitchTo(old);
-			r->params = mf_copy_jsonb(cxt, merged);
+			r->params = mf_pool_varlena(&b, merged);
 		}
 	}
 
@@ -495,7 +637,8 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	{
 		MfCacheFeature *feat = &c->features[f];
 
-		feat->core_routes = MemoryContextAllocZero(cxt, sizeof(MfRoute) * Max(feat->nroutes, 1));
+		feat->core_routes = mf_pool_alloc(&b, sizeof(MfRoute) * Max(feat->nroutes, 1));
+		memset(feat->core_routes, 0, sizeof(MfRoute) * Max(feat->nroutes, 1));
 		for (int i = 0; i < feat->nroutes; i++)
 		{
 			MfCacheRoute *r = &c->routes[feat->first_route + i];
@@ -513,6 +656,16 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 
 	MemoryContextDelete(scratch);
 	return c;
+}
+
+void
+mf_cache_reserve_routes(MfCache *c, int n)
+{
+	if (n <= c->routes_cap)
+		return;
+	n = Max(n, c->routes_cap + c->routes_cap / 4);
+	c->routes = repalloc_huge(c->routes, sizeof(MfCacheRoute) * n);
+	c->routes_cap = n;
 }
 
 /*

@@ -54,7 +54,45 @@ extern MfCache *mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
  */
 extern bool mf_snapshot_covers(Snapshot snap, Snapshot old);
 
+/* Room left in a state's flags array for flags added by deltas. */
+#define MF_FLAG_SLACK 256
+
+/* Grows the routes array of c to hold n routes (it may move). */
+extern void mf_cache_reserve_routes(MfCache *c, int n);
+
+/* ---- cache_delta.c ---- */
+
+/* What changed between two snapshots, by table (see cache_delta.c). */
+typedef struct MfDelta
+{
+	bool		all;			/* the log cannot tell: build in full */
+	bool		full[MF_NTABLES];	/* that table changed too much to list */
+	int			nkeys[MF_NTABLES];
+	int			cap[MF_NTABLES];
+	text	  **keys[MF_NTABLES];	/* the changed names */
+	MfStrMap	seen[MF_NTABLES];
+	int			total;			/* names, all tables */
+	int			rows;			/* log rows read */
+	const char *why;			/* why a full build is needed, if it is */
+} MfDelta;
+
+/*
+ * The names changed by the writers snap shows and since did not.  Returns
+ * false (d->all) when only a full build can tell.
+ */
+extern bool mf_read_delta(Snapshot since, Snapshot snap, MfDelta *d);
+
+/*
+ * Brings c from its snapshot to snap by d, in place; c->snapshot becomes
+ * snap.  Returns false, having changed nothing, when a full build is needed
+ * instead.  An ERROR leaves c as it was.
+ */
+extern bool mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap);
+
 /* ---- actor_sets.c ---- */
+
+/* Forgets flag's set, so that the next use loads it again; allocates nothing. */
+extern void mf_actor_sets_forget(MfActorSets *sets, text *flag);
 
 /* A new, empty collection of actor sets in a child of CurrentMemoryContext. */
 extern MfActorSets *mf_actor_sets_create(void);

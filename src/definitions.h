@@ -2,7 +2,7 @@
  * definitions.h — definitions as code: the pure core of load_definitions,
  * dump_definitions and modelflags-lint.
  *
- * A definitions document (YAML read with libyaml, JSON read with cJSON) is
+ * A definitions document (YAML read with libyaml, JSON with cJSON) is
  * parsed into a DefDocument: arrays of providers, models, flags and features
  * (with their ordered routes), each field marked present or absent, every
  * value already checked against the same rules as the database triggers,
@@ -14,12 +14,14 @@
  * The other direction, def_serialize, writes a DefDocument (built by the
  * PostgreSQL shell from the tables) as YAML or JSON in our format.
  *
- * No PostgreSQL header is included here or in definitions.c: the parser is
- * unit-tested under AddressSanitizer and fuzzed as a plain program.  All the
- * memory of a document lives in one arena freed by def_free; libyaml and
- * cJSON memory is released before def_parse returns.  No input makes the
- * parser crash, recurse without bound or allocate without bound: see the
- * limits below, documented in README.md ("Definitions as code").
+ * The parser is the files src/def_*.c, one stage each (definitions_int.h
+ * gives the pipeline and what they share).  No PostgreSQL header is included
+ * here or there: the parser is unit-tested under AddressSanitizer and fuzzed
+ * as a plain program.  All the memory of a document lives in one arena
+ * freed by def_free; libyaml's memory is released before def_parse returns.
+ * No input makes the parser crash, recurse, allocate without bound or keep
+ * libyaml busy: see the limits below, documented in README.md ("Definitions
+ * as code").
  */
 #ifndef MODELFLAGS_DEFINITIONS_H
 #define MODELFLAGS_DEFINITIONS_H
@@ -28,14 +30,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits, all enforced before the limited thing is allocated. */
+/*
+ * Limits, all enforced before the limited thing is allocated.  The length
+ * of a number has none (jsonb has none), nor has the nesting of YAML: no
+ * reader, tree walk or writer recurses on depth, and each level is a node.
+ * JSON nests at most DEF_MAX_JSON_DEPTH levels, cJSON's own limit.
+ * dump_definitions refuses what would exceed them, so that whatever it
+ * writes, load_definitions reads.
+ */
 #define DEF_MAX_DOCUMENT_BYTES	(8 * 1024 * 1024)	/* 8 MiB */
-#define DEF_MAX_DEPTH			64		/* nested mappings/sequences */
 #define DEF_MAX_NODES			500000	/* YAML/JSON nodes, aliases expanded */
 #define DEF_MAX_ITEMS			100000	/* entries in one mapping/sequence */
 #define DEF_MAX_ALIASES			1000	/* YAML alias references */
 #define DEF_MAX_ALIAS_NODES		50000	/* nodes reached through aliases */
-#define DEF_MAX_NUMBER_CHARS	63		/* characters of one number (cJSON's limit) */
+/*
+ * libyaml spends, on each token, time proportional to the number of flow
+ * collections ([...], {...}) open around it: the sum of that number over
+ * the values and keys of a YAML document is bounded (a chain of about
+ * 20,000 nested flow collections; block style and JSON have no such cost).
+ */
+#define DEF_MAX_YAML_FLOW_WORK	200000000
+/*
+ * JSON is read with cJSON, which recurses and stops at CJSON_NESTING_LIMIT
+ * (1000 in Debian's build): lists and mappings nested deeper are refused
+ * before cJSON runs.  The document's own levels count: a model's params sit
+ * inside DEF_MODEL_PARAMS_LEVELS of them (the top-level mapping, "models",
+ * the model), a route's inside DEF_ROUTE_PARAMS_LEVELS.  YAML takes deeper
+ * documents.
+ */
+#define DEF_MAX_JSON_DEPTH		1000
+#define DEF_MODEL_PARAMS_LEVELS	3
+#define DEF_ROUTE_PARAMS_LEVELS	5
 #define DEF_MAX_ERRORS			50		/* errors collected per document */
 
 /* What went wrong; the shell maps each kind to one SQLSTATE. */
@@ -111,11 +136,17 @@ struct DefNode
 };
 
 /* Bits of DefProvider.present etc.: which fields the document gave. */
+/*
+ * The bits of the fields that are columns (DEF_*_COLUMNS) are those
+ * src/schema_catalogue.h gives the tables' columns: def_rows.c checks both
+ * at build time.
+ */
 enum
 {
 	DEF_PROVIDER_AVAILABLE = 1 << 0,
 	DEF_PROVIDER_NOTE = 1 << 1
 };
+#define DEF_PROVIDER_COLUMNS	((unsigned) (DEF_PROVIDER_AVAILABLE | DEF_PROVIDER_NOTE))
 enum
 {
 	DEF_MODEL_PROVIDER = 1 << 0,
@@ -123,6 +154,8 @@ enum
 	DEF_MODEL_ENABLED = 1 << 2,
 	DEF_MODEL_DESCRIPTION = 1 << 3
 };
+#define DEF_MODEL_COLUMNS	((unsigned) (DEF_MODEL_PROVIDER | DEF_MODEL_PARAMS | DEF_MODEL_ENABLED | \
+									 DEF_MODEL_DESCRIPTION))
 enum
 {
 	DEF_FLAG_ENABLED = 1 << 0,
@@ -146,6 +179,7 @@ enum
 	DEF_FEATURE_DESCRIPTION = 1 << 0,
 	DEF_FEATURE_ROUTES = 1 << 1 /* not a column: rows of routes */
 };
+#define DEF_FEATURE_COLUMNS	((unsigned) DEF_FEATURE_DESCRIPTION)
 
 /* Tables, for def_rows_json and def_column_*. */
 typedef enum DefTable
@@ -271,6 +305,8 @@ typedef struct DefDocument
 	DefError   *errors;
 	int			nerrors;
 	bool		oom;
+	uint32_t	nodes;			/* nodes read, aliases expanded (def_parse) */
+	uint64_t	flow_work;		/* YAML: see DEF_MAX_YAML_FLOW_WORK (def_parse) */
 } DefDocument;
 
 /*
@@ -314,6 +350,25 @@ typedef enum DefOutput
  */
 extern char *def_serialize(const DefDocument *doc, DefOutput output, bool state,
 						   size_t *len);
+
+/* What def_serialize_bounded wrote. */
+typedef struct DefWritten
+{
+	size_t		len;			/* bytes, without the final NUL */
+	uint64_t	nodes;			/* the nodes def_parse counts in it */
+	uint64_t	flow_work;		/* YAML: what def_parse holds to DEF_MAX_YAML_FLOW_WORK */
+	uint32_t	depth;			/* the deepest nesting of lists and mappings, the
+								 * document's own included (DEF_MAX_JSON_DEPTH) */
+	bool		too_large;		/* more than max_bytes: NULL was returned */
+} DefWritten;
+
+/*
+ * def_serialize, writing at most max_bytes (0 = no limit; past it, NULL
+ * and written->too_large), and counting the nodes it writes the way
+ * def_parse counts them, for dump_definitions to hold the parser's limits.
+ */
+extern char *def_serialize_bounded(const DefDocument *doc, DefOutput output, bool state,
+								   size_t max_bytes, DefWritten *written);
 
 /*
  * The rows of one table that have exactly the present-mask mask, as a JSON

@@ -14,6 +14,16 @@ extern char *mf_fault_injection;
 
 extern void MfFaultInit(void);
 extern void mf_fault_fire(const char *point);
+extern bool mf_fault_forced_at(const char *point);
+
+/*
+ * Whether modelflags.fault_injection is "force:point": the tests' way to
+ * take a path that production takes only by chance (a prune of the change
+ * log).  No ERROR.
+ */
+#define mf_fault_forced(point) \
+	(mf_fault_injection != NULL && mf_fault_injection[0] != '\0' && \
+	 mf_fault_forced_at(point))
 
 /* Raises the injected ERROR if modelflags.fault_injection names point. */
 #define mf_fault(point) \

@@ -4,7 +4,7 @@
  *   modelflags-lint [--external-refs] [--verbose] FILE...
  *
  * Reads each FILE ("-" is standard input) with the same parser as
- * modelflags.load_definitions (src/definitions.c), so a file it accepts
+ * modelflags.load_definitions (src/def_*.c), so a file it accepts
  * loads, barring references to rows only the database holds.  Made for the
  * CI of a repository that keeps definitions in git.
  *

@@ -23,6 +23,7 @@
 
 #include "cache.h"
 #include "evaluate.h"
+#include "flipper.h"
 #include "health.h"
 #include "rollout.h"
 
@@ -225,7 +226,7 @@ modelflags_is_enabled(PG_FUNCTION_ARGS)
 	mf_actor_arg(fcinfo, 1, false, &call);
 	mf_call_init(&call);
 	if (!mf_strmap_get(&call.cache->flag_map, 0, VARDATA_ANY(name),
-					   VARSIZE_ANY_EXHDR(name), &idx))
+					   VARSIZE_ANY_EXHDR(name), &idx) || idx < 0)
 	{
 		if (!mf_valid_flag_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))
 			mf_invalid_flag_name(name);
@@ -262,7 +263,7 @@ mf_feature_arg(MfCache *cache, text *name)
 	const char *s = VARDATA_ANY(name);
 	size_t		len = VARSIZE_ANY_EXHDR(name);
 
-	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx))
+	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx) && idx >= 0)
 		return &cache->features[idx];
 	mf_name_too_long("feature", s, len);
 	if (!mf_valid_name(s, len))
@@ -308,6 +309,8 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 	MfCacheModel *m = r->model >= 0 ? &c->models[r->model] : NULL;
 	const char *flag = r->flag >= 0 ? c->flags[r->flag].name : NULL;
 	int			flag_len = r->flag >= 0 ? (int) c->flags[r->flag].name_len : 0;
+	uint8		flipper = r->flag >= 0 ? c->flag_flipper[r->flag] : 0;
+	const char *source = (flipper & MF_FLIPPER_OWNED) ? ", kept by Flipper" : "";
 
 	switch (step->decision)
 	{
@@ -315,8 +318,8 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 		case MF_ROUTE_NOT_REACHED:
 			{
 				const char *why = r->flag == -1 ? pstrdup("no flag: always applies")
-					: psprintf("flag %.*s on (%s gate)", flag_len, flag,
-							   mf_gate_name(step->flag.gate));
+					: psprintf("flag %.*s on (%s gate%s)", flag_len, flag,
+							   mf_gate_name(step->flag.gate), source);
 
 				if (step->decision == MF_ROUTE_NOT_REACHED)
 					return psprintf("%s; an earlier route was chosen", why);
@@ -346,10 +349,17 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 			if (r->flag == -2)
 				return psprintf("flag %s does not exist", mf_text_cstring(r->flag_name));
 			if (step->flag.reason == MF_FLAG_OPTED_OUT)
-				return psprintf("actor opted out of flag %.*s", flag_len, flag);
+				return psprintf("actor opted out of flag %.*s%s", flag_len, flag,
+								(flipper & MF_FLIPPER_OWNED) ? " (Flipper)" : "");
 			if (step->flag.reason == MF_FLAG_DEFAULT)
 				return psprintf("flag %.*s off (never set; default_enabled is false)", flag_len, flag);
-			return psprintf("flag %.*s off", flag_len, flag);
+			if (flipper & (MF_FLIPPER_GROUPS | MF_FLIPPER_EXPRESSION))
+				return psprintf("flag %.*s off (kept by Flipper; its %s gates cannot be evaluated in the database and count as closed)",
+								flag_len, flag,
+								(flipper & MF_FLIPPER_GROUPS) && (flipper & MF_FLIPPER_EXPRESSION)
+								? "groups and expression" : (flipper & MF_FLIPPER_GROUPS) ? "groups" : "expression");
+			return psprintf("flag %.*s off%s", flag_len, flag,
+							(flipper & MF_FLIPPER_OWNED) ? " (kept by Flipper)" : "");
 		case MF_ROUTE_SKIPPED_MODEL:
 			if (r->model_name == NULL)
 				return pstrdup("the route names no model");

@@ -1,11 +1,13 @@
 /*
- * schema.h — the one catalogue of the tables and columns the C code reads
- * (SPEC §2), with the type it reads each column as.
+ * schema.h — the catalogue of the configuration tables (schema_catalogue.h,
+ * SPEC §2) as the PostgreSQL shell uses it: each column with its type's Oid,
+ * and the columns the routing cache reads.
  *
- * sql/install/00_schema.sql creates the tables; this list is what the C code
- * expects of them.  The cache's scans look their columns up through it and
- * check each column's type before reading a single row, so a column renamed,
- * dropped or retyped by a DBA is an ERROR that names it, never a crash.
+ * sql/install/00_schema.sql creates the tables; the catalogue is what the C
+ * code expects of them (sql/schema_catalogue.sql checks that both agree).
+ * The cache's scans look their columns up through it and check each
+ * column's type before reading a single row, so a column renamed, dropped or
+ * retyped by a DBA is an ERROR that names it, never a crash.
  */
 #ifndef MODELFLAGS_SCHEMA_H
 #define MODELFLAGS_SCHEMA_H
@@ -13,64 +15,62 @@
 #include "postgres.h"
 
 #include "catalog/pg_type_d.h"
+#include "lib/stringinfo.h"
 #include "utils/rel.h"
 
-typedef enum MfTableId
-{
-	MF_PROVIDERS,
-	MF_MODELS,
-	MF_FLAGS,
-	MF_FLAG_ACTORS,
-	MF_FEATURES,
-	MF_ROUTES,
-	MF_NTABLES
-} MfTableId;
+#include "schema_catalogue.h"
 
 /*
- * X(table, column id, column name, type, rule): the columns the routing
- * cache reads, in the order its row functions take them.  "rule" names the
- * SPEC §3 rule that uses the column.
+ * The columns the routing cache reads: those the catalogue marks CACHE,
+ * as MF_COL_<id>, in the catalogue's order.  The cache's row arrays are
+ * indexed by them.
  */
-#define MF_CACHE_COLUMNS(X) \
-	X(MF_PROVIDERS,   MF_COL_PROVIDER_NAME,       "name",                 TEXTOID,    "R") \
-	X(MF_PROVIDERS,   MF_COL_PROVIDER_AVAILABLE,  "available",            BOOLOID,    "R") \
-	X(MF_MODELS,      MF_COL_MODEL_NAME,          "name",                 TEXTOID,    "R") \
-	X(MF_MODELS,      MF_COL_MODEL_PROVIDER,      "provider",             TEXTOID,    "R") \
-	X(MF_MODELS,      MF_COL_MODEL_ENABLED,       "enabled",              BOOLOID,    "R") \
-	X(MF_MODELS,      MF_COL_MODEL_PARAMS,        "params",               JSONBOID,   "R") \
-	X(MF_FLAGS,       MF_COL_FLAG_NAME,           "name",                 TEXTOID,    "F") \
-	X(MF_FLAGS,       MF_COL_FLAG_ENABLED,        "enabled",              BOOLOID,    "F") \
-	X(MF_FLAGS,       MF_COL_FLAG_PCT_ACTORS,     "percentage_of_actors", NUMERICOID, "F, H") \
-	X(MF_FLAGS,       MF_COL_FLAG_PCT_TIME,       "percentage_of_time",   NUMERICOID, "F") \
-	X(MF_FLAGS,       MF_COL_FLAG_DEFAULT,        "default_enabled",      BOOLOID,    "F") \
-	X(MF_FLAG_ACTORS, MF_COL_ACTOR_FLAG,          "flag",                 TEXTOID,    "F") \
-	X(MF_FLAG_ACTORS, MF_COL_ACTOR_ACTOR,         "actor",                TEXTOID,    "F") \
-	X(MF_FLAG_ACTORS, MF_COL_ACTOR_OPT_OUT,       "opt_out",              BOOLOID,    "F") \
-	X(MF_FEATURES,    MF_COL_FEATURE_NAME,        "name",                 TEXTOID,    "R") \
-	X(MF_ROUTES,      MF_COL_ROUTE_FEATURE,       "feature",              TEXTOID,    "R") \
-	X(MF_ROUTES,      MF_COL_ROUTE_POSITION,      "position",             INT4OID,    "R") \
-	X(MF_ROUTES,      MF_COL_ROUTE_FLAG,          "flag",                 TEXTOID,    "R") \
-	X(MF_ROUTES,      MF_COL_ROUTE_MODEL,         "model",                TEXTOID,    "R") \
-	X(MF_ROUTES,      MF_COL_ROUTE_PARAMS,        "params",               JSONBOID,   "R")
+#define MF_X_COL_ENUM_CACHE(id) id,
+#define MF_X_COL_ENUM_NONE(id)
+#define MF_X_COL_ENUM(table, id, name, type, key, reader, def, uses) MF_X_COL_ENUM_##reader(MF_COL_##id)
 
 typedef enum MfColumnId
 {
-#define MF_X_ENUM(table, id, name, type, rule) id,
-	MF_CACHE_COLUMNS(MF_X_ENUM)
-#undef MF_X_ENUM
+	MF_SCHEMA_COLUMNS(MF_X_COL_ENUM)
 	MF_NCOLUMNS
 } MfColumnId;
 
+#undef MF_X_COL_ENUM
+#undef MF_X_COL_ENUM_CACHE
+#undef MF_X_COL_ENUM_NONE
+
+/* One of the cache's columns. */
 typedef struct MfColumnDef
 {
 	MfTableId	table;
 	const char *name;
 	Oid			type;
-	const char *rule;
+	const char *rule;			/* the catalogue's "uses" */
 } MfColumnDef;
 
+/* One column of the catalogue. */
+typedef struct MfSchemaColumn
+{
+	MfTableId	table;
+	const char *name;
+	MfSchemaType type;
+	Oid			type_oid;
+	bool		key;			/* part of the primary key */
+	bool		cache;			/* read by the routing cache */
+	const char *uses;
+} MfSchemaColumn;
+
 extern const char *const mf_table_names[MF_NTABLES];
+extern const char *const mf_type_names[MF_NTYPES];
 extern const MfColumnDef mf_columns[MF_NCOLUMNS];
+extern const MfSchemaColumn mf_schema_columns[MF_SCHEMA_NCOLUMNS];
+
+/*
+ * Per table, the column that names what a row changes for the routing
+ * caches (change_log.c, cache_delta.c): the name; for an actor gate its
+ * flag, for a route its feature.
+ */
+extern const MfColumnId mf_log_key_column[MF_NTABLES];
 
 /*
  * The attribute numbers of table's columns in rel, indexed by MfColumnId
@@ -78,5 +78,24 @@ extern const MfColumnDef mf_columns[MF_NCOLUMNS];
  * when one is missing or has another type.
  */
 extern void mf_schema_attnums(Relation rel, MfTableId table, AttrNumber *attnums);
+
+/*
+ * SQL built from the catalogue: a column's name as an identifier, and lists
+ * of a table's columns, separated by ", ".  which: all of the table's
+ * columns, its key columns or its other ones.  Each item is prefix (e.g.
+ * "x.") and the name, followed by its type for a jsonb_to_recordset row
+ * type.
+ */
+typedef enum MfColumnSet
+{
+	MF_ALL_COLUMNS,
+	MF_KEY_COLUMNS,
+	MF_VALUE_COLUMNS
+} MfColumnSet;
+
+extern const char *mf_column_sql(MfSchemaColumnId column);
+extern void mf_append_columns(StringInfo buf, MfTableId table, MfColumnSet which,
+							  const char *prefix, bool types);
+extern int	mf_column_position(MfSchemaColumnId column);
 
 #endif

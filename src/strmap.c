@@ -3,12 +3,19 @@
  *
  * The routing cache is built once and then only read, so the map needs no
  * deletion: the builder knows how many entries it will put and sizes the
- * table to keep it at most half full, which bounds probe lengths.  Growth is
- * there only as a safety net.
+ * table to keep it at most three quarters full.  Linear probing then costs
+ * about 2.5 slots per hit and 8.5 per miss at worst, and usually less (a
+ * map of 10,000 names sits in 16,384 slots, 61% full); at most half full
+ * would cost twice the memory (384 kB more for 10,000 flags, in every
+ * backend) for half a probe less per hit.  Growth is there only as a safety
+ * net.
  */
 #include <string.h>
 
 #include "strmap.h"
+
+/* The most entries a table of cap slots holds: three quarters of it. */
+#define MF_STRMAP_FULL(cap) ((uint64_t) (cap) / 4 * 3)
 
 /* FNV-1a over the namespace and the bytes, then a final avalanche. */
 uint32_t
@@ -32,7 +39,7 @@ mf_strmap_init(MfStrMap *map, uint32_t expected, MfAllocFn alloc, void *alloc_ar
 {
 	uint32_t	cap = 8;
 
-	while (cap < 2 * (uint64_t) expected + 1)
+	while (MF_STRMAP_FULL(cap) < (uint64_t) expected + 1)
 		cap <<= 1;
 	map->slots = alloc(alloc_arg, sizeof(MfStrMapSlot) * cap);
 	memset(map->slots, 0, sizeof(MfStrMapSlot) * cap);
@@ -62,7 +69,7 @@ mf_strmap_grow(MfStrMap *map)
 void
 mf_strmap_reserve(MfStrMap *map, uint32_t n)
 {
-	while (2 * (uint64_t) n > map->mask + 1)
+	while ((uint64_t) n > MF_STRMAP_FULL(map->mask + 1))
 		mf_strmap_grow(map);
 }
 
@@ -71,7 +78,7 @@ mf_strmap_put(MfStrMap *map, uint32_t ns, const char *key, size_t len, int32_t v
 {
 	uint32_t	h = mf_strmap_hash(ns, key, len);
 
-	if (2 * (uint64_t) (map->count + 1) > map->mask + 1)
+	if ((uint64_t) map->count + 1 > MF_STRMAP_FULL(map->mask + 1))
 		mf_strmap_grow(map);
 	for (uint32_t i = h & map->mask;; i = (i + 1) & map->mask)
 	{

@@ -37,7 +37,7 @@ typedef struct MfStrMap
 /* Hash of (ns, key); exposed so callers can reuse it (e.g. Bloom filters). */
 extern uint32_t mf_strmap_hash(uint32_t ns, const char *key, size_t len);
 
-/* Makes a map sized for expected entries (kept at most half full). */
+/* Makes a map sized for expected entries (kept at most three quarters full). */
 extern void mf_strmap_init(MfStrMap *map, uint32_t expected,
 						   MfAllocFn alloc, void *alloc_arg);
 

@@ -16,67 +16,30 @@
  *     transaction: processed locally at the end of the statement, sent to
  *     other backends at commit (never on rollback), and written into the
  *     commit record for hot standbys;
- *   - remembers the table, and (statement firing) tells cache.c that this
- *     transaction wrote: its reads follow its own changes.
- *
- * At PRE_COMMIT a transaction that wrote sends the same invalidations once
- * more, straight into the shared queue (and, for hot standbys, as a WAL
- * record), before its commit makes the change visible: PostgreSQL sends the
- * transactional ones only after.  So any snapshot that shows the change was
- * taken after its invalidation was queued — the invariant (I1) that lets a
- * reader decide cheaply whether its compiled state matches its snapshot
- * (cache.c).  An early message for a commit that then fails costs readers a
- * needless rebuild, nothing more.
- *
- * PREPARE TRANSACTION of a transaction that wrote is refused: the audit
- * trigger's NOTIFY cannot be prepared, and PostgreSQL's own refusal comes
- * later and does not say why.
+ *   - hands the changed rows' names to change_log.c, which logs them for the
+ *     other backends' caches at PRE_COMMIT and sends the early
+ *     invalidations;
+ *   - (statement firing) tells cache.c that this transaction wrote: its
+ *     reads follow its own changes.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
-#include "access/xlog.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
-#include "storage/sinval.h"
-#include "storage/standby.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
 #include "cache.h"
+#include "change_log.h"
 #include "triggers.h"
-
-/* The tables this transaction changed, with the subtransaction level. */
-#define MF_MAX_WRITTEN 16
-static struct
-{
-	Oid			relid;
-	int			level;
-}			mf_written[MF_MAX_WRITTEN];
-static int	mf_nwritten = 0;
-
-/* Remembers that this (sub)transaction changed relid, for its end. */
-static void
-mf_remember_write(Oid relid)
-{
-	int			level = GetCurrentTransactionNestLevel();
-
-	for (int i = 0; i < mf_nwritten; i++)
-		if (mf_written[i].relid == relid)
-		{
-			mf_written[i].level = Min(mf_written[i].level, level);
-			return;
-		}
-	if (mf_nwritten < MF_MAX_WRITTEN)
-	{
-		mf_written[mf_nwritten].relid = relid;
-		mf_written[mf_nwritten].level = level;
-		mf_nwritten++;
-	}
-}
 
 /*
  * The row-level firing queues one invalidation per table per
@@ -111,7 +74,7 @@ static MfRowInval mf_row_inval[MF_ROW_SLOTS];
 static int	mf_row_next = 0;
 
 static void
-mf_invalidate_row(Relation rel)
+mf_invalidate_row(Relation rel, MfTableId table)
 {
 	Oid			relid = RelationGetRelid(rel);
 	LocalTransactionId lxid = MF_CURRENT_LXID;
@@ -134,10 +97,85 @@ mf_invalidate_row(Relation rel)
 		mf_row_next = (mf_row_next + 1) % MF_ROW_SLOTS;
 	}
 	CacheInvalidateRelcache(rel);
-	mf_remember_write(relid);
 	slot->relid = relid;
 	slot->lxid = lxid;
 	slot->subxid = subxid;
+}
+
+/*
+ * Which modelflags table rel is, and the attribute number of the column that
+ * names what a row changes (key_column): the name, the flag of an actor
+ * gate, the feature of a route.  Anything else is refused: attached to
+ * another table, this function could flood every backend with rebuilds.
+ */
+static MfTableId
+mf_trigger_table(Relation rel, AttrNumber *key_attnum)
+{
+	const char *name = RelationGetRelationName(rel);
+
+	if (strcmp(get_namespace_name(RelationGetNamespace(rel)), "modelflags") == 0)
+		for (int t = 0; t < MF_NTABLES; t++)
+			if (strcmp(name, mf_table_names[t]) == 0)
+			{
+				AttrNumber	attnums[MF_NCOLUMNS];
+
+				mf_schema_attnums(rel, (MfTableId) t, attnums);
+				*key_attnum = attnums[mf_log_key_column[t]];
+				return (MfTableId) t;
+			}
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("modelflags._invalidate() runs only on the configuration tables of modelflags, not on \"%s\"",
+					name)));
+	return MF_NTABLES;			/* not reached */
+}
+
+/* Hands the key column of tuple to the change log. */
+static void
+mf_note_tuple(Relation rel, MfTableId table, AttrNumber attnum, HeapTuple tuple)
+{
+	bool		isnull;
+	Datum		d;
+	text	   *t;
+
+	if (tuple == NULL)
+		return;
+	d = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+	if (isnull)
+		return;
+	t = DatumGetTextPP(d);
+	mf_changelog_note_key(rel, table, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+/* Hands the key column of every row of a transition table to the change log. */
+static void
+mf_note_transition(Relation rel, MfTableId table, AttrNumber attnum, Tuplestorestate *rows)
+{
+	TupleTableSlot *slot;
+	int			ptr;
+
+	if (rows == NULL)
+		return;
+	/* a read pointer of our own: the audit trigger reads the same rows */
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	ptr = tuplestore_alloc_read_pointer(rows, 0);
+	tuplestore_select_read_pointer(rows, ptr);
+	tuplestore_rescan(rows);
+	while (!mf_changelog_key_is_full(rel, table) &&
+		   tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, attnum, &isnull);
+
+		if (!isnull)
+		{
+			text	   *t = DatumGetTextPP(d);
+
+			mf_changelog_note_key(rel, table, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		}
+	}
+	tuplestore_select_read_pointer(rows, 0);
+	ExecDropSingleTupleTableSlot(slot);
 }
 
 PG_FUNCTION_INFO_V1(modelflags_invalidate);
@@ -146,11 +184,16 @@ Datum
 modelflags_invalidate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	MfTableId	table;
+	AttrNumber	key_attnum;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("modelflags._invalidate() must be called as a trigger")));
+	rel = trigdata->tg_relation;
+	table = mf_trigger_table(rel, &key_attnum);
 
 	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 	{
@@ -161,7 +204,10 @@ modelflags_invalidate(PG_FUNCTION_ARGS)
 		 * session_replication_role = replica also fires the statement
 		 * trigger, which notes the write.
 		 */
-		mf_invalidate_row(trigdata->tg_relation);
+		mf_invalidate_row(rel, table);
+		mf_note_tuple(rel, table, key_attnum, trigdata->tg_trigtuple);
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			mf_note_tuple(rel, table, key_attnum, trigdata->tg_newtuple);
 
 		/*
 		 * INSERT and UPDATE fire BEFORE the row: an AFTER ROW trigger queues
@@ -187,96 +233,29 @@ modelflags_invalidate(PG_FUNCTION_ARGS)
 	 * A statement that changed no row changes no answer: skip it, so that
 	 * e.g. set_flag's DELETE of a flag's (absent) actor rows, or a load that
 	 * found everything as it was, does not make every backend rebuild.
-	 * TRUNCATE has no transition table and always invalidates.
+	 * TRUNCATE has no transition table: it always invalidates, in full.
 	 */
-	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		mf_changelog_note_full(rel, table);
+	else
 	{
 		Tuplestorestate *rows = trigdata->tg_newtable ? trigdata->tg_newtable
 			: trigdata->tg_oldtable;
 
 		if (rows != NULL && tuplestore_tuple_count(rows) == 0)
 			return PointerGetDatum(NULL);
+		if (rows == NULL)
+			mf_changelog_note_full(rel, table); /* created without transition tables */
+		mf_note_transition(rel, table, key_attnum, trigdata->tg_newtable);
+		mf_note_transition(rel, table, key_attnum, trigdata->tg_oldtable);
 	}
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	CacheInvalidateRelcache(rel);
 	MfCacheNoteWrite();
-	mf_remember_write(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
-}
-
-/* The early invalidations of the tables this transaction changed. */
-static void
-mf_send_early_invalidations(void)
-{
-	SharedInvalidationMessage msgs[MF_MAX_WRITTEN];
-
-	memset(msgs, 0, sizeof(msgs));
-	for (int i = 0; i < mf_nwritten; i++)
-	{
-		msgs[i].rc.id = SHAREDINVALRELCACHE_ID;
-		msgs[i].rc.dbId = MyDatabaseId;
-		msgs[i].rc.relId = mf_written[i].relid;
-	}
-	SendSharedInvalidMessages(msgs, mf_nwritten);
-	if (XLogStandbyInfoActive())
-		LogStandbyInvalidations(mf_nwritten, msgs, false);
-}
-
-static void
-mf_writer_xact_callback(XactEvent event, void *arg)
-{
-	if (mf_nwritten == 0)
-		return;
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			mf_send_early_invalidations();
-			break;
-		case XACT_EVENT_PRE_PREPARE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot PREPARE a transaction that changed modelflags tables"),
-					 errdetail("Every change to modelflags tables sends NOTIFY modelflags, which two-phase commit does not support."),
-					 errhint("Change modelflags tables in a transaction of their own, outside two-phase commit.")));
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PREPARE:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			mf_nwritten = 0;
-			break;
-		default:
-			break;
-	}
-}
-
-/* A rolled-back subtransaction's writes are no writes; a committed one's are its parent's. */
-static void
-mf_writer_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						   SubTransactionId parentSubid, void *arg)
-{
-	int			level = GetCurrentTransactionNestLevel();
-
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
-		int			kept = 0;
-
-		for (int i = 0; i < mf_nwritten; i++)
-			if (mf_written[i].level < level)
-				mf_written[kept++] = mf_written[i];
-		mf_nwritten = kept;
-	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-	{
-		for (int i = 0; i < mf_nwritten; i++)
-			if (mf_written[i].level >= level)
-				mf_written[i].level = level - 1;
-	}
 }
 
 void
 MfTriggersInit(void)
 {
-	RegisterXactCallback(mf_writer_xact_callback, NULL);
-	RegisterSubXactCallback(mf_writer_subxact_callback, NULL);
+	MfChangeLogInit();
 }

@@ -3,9 +3,10 @@
 # Safe to run repeatedly; runs apt-get only when a package is absent.
 set -euo pipefail
 pkgs=(postgresql-15 postgresql-server-dev-15 libcjson-dev libyaml-dev
-      ruby-flipper clang libclang-rt-14-dev valgrind make gcc
-      # model health: the exporter test, the client examples (Python, Ruby)
-      prometheus-postgres-exporter curl python3-psycopg ruby-pg)
+      ruby-flipper ruby-activerecord ruby-pg clang libclang-rt-14-dev valgrind make gcc
+      sqlsmith python3 python3-psycopg
+      # model health: the exporter test
+      prometheus-postgres-exporter curl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

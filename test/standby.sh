@@ -210,6 +210,7 @@ SELECT format('R2 %s %s %s %s %s', model, provider, gate, position, skipped)
   FROM modelflags.model_for('code_generations', 'User:1');
 SELECT 'E2 ' || modelflags.is_enabled('incident_fail_over_generation_provider', 'User:1');
 SELECT format('P2 %s', params ->> 'model') FROM modelflags.model_for('code_generations', 'User:1');
+SELECT format('L2 %s', last_refresh) FROM modelflags.cache_info();
 
 -- 3. and back
 \\! $tmp/on_primary.sh "SELECT modelflags.set_flag('incident_fail_over_generation_provider', enabled => false)"
@@ -269,6 +270,7 @@ expect "same standby session follows the failover flipped on the primary" \
     "R2 claude_sonnet_4_5_20250929_vertex vertex_ai boolean 0 0"
 expect "is_enabled on the standby follows the flip" "E2 true"
 expect "model params of the failover route on the standby" "P2 claude-sonnet-4-5@20250929"
+expect "the standby applied the flip as a delta, from the replayed change log" "L2 delta"
 expect "same standby session follows the flag turned off again" \
     "R3 claude_sonnet_4_5_20250929 anthropic default 1 0"
 expect "same standby session follows providers.available = false (plain UPDATE)" \

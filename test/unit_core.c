@@ -1366,9 +1366,22 @@ test_strmap_many_entries_and_growth(void)
 		mf_strmap_put(&m, 0, keys + (size_t) i * 24, strlen(keys + (size_t) i * 24), i * 3);
 	}
 	EXPECT_U(m.count, N);
-	/* at most half full, capacity a power of two */
-	EXPECT(2 * (uint64_t) m.count <= (uint64_t) m.mask + 1);
+	/* at most three quarters full, capacity a power of two */
+	EXPECT(4 * (uint64_t) m.count <= 3 * ((uint64_t) m.mask + 1));
 	EXPECT_U((m.mask + 1) & m.mask, 0);
+	/* sized tightly up front: 10,000 names in 16,384 slots, not 32,768 */
+	{
+		MfStrMap	sized;
+
+		mf_strmap_init(&sized, 10000, arena_alloc, &a);
+		EXPECT_U(sized.mask + 1, 16384);
+		mf_strmap_init(&sized, 12288, arena_alloc, &a);
+		EXPECT_U(sized.mask + 1, 32768);	/* 12,289 > 3/4 of 16,384: never full */
+		mf_strmap_reserve(&sized, 24576);
+		EXPECT_U(sized.mask + 1, 32768);
+		mf_strmap_reserve(&sized, 24577);
+		EXPECT_U(sized.mask + 1, 65536);
+	}
 	for (int i = 0; i < N; i++)
 	{
 		const char *k = keys + (size_t) i * 24;
@@ -1440,7 +1453,7 @@ test_strmap_reserve(void)
 	}
 	mf_strmap_reserve(&m, 24);
 	blocks = a.n;
-	EXPECT(2 * (uint64_t) 24 <= (uint64_t) m.mask + 1);
+	EXPECT(4 * (uint64_t) 24 <= 3 * ((uint64_t) m.mask + 1));
 	for (int i = 3; i < 24; i++)
 	{
 		snprintf(k[i], sizeof(k[i]), "flag_%d", i);

@@ -1,6 +1,6 @@
 /*
  * unit_definitions.c — unit tests of the definitions parser and writer
- * (src/definitions.c), run under AddressSanitizer, UndefinedBehaviorSanitizer
+ * (src/def_*.c), run under AddressSanitizer, UndefinedBehaviorSanitizer
  * and LeakSanitizer by test/stages/10_unit_definitions.sh.
  *
  * Prints "PASS: definitions <name>" or "FAIL: definitions <name>: why" per
@@ -115,17 +115,52 @@ expect_error_s(const char *name, const char *text, DefErrorKind kind, int line, 
 	expect_error(name, text, strlen(text), kind, line, column, path, message);
 }
 
-/* Serializes, parses back and serializes again: must be identical. */
+/*
+ * Serializes, parses back and serializes again: must be identical, and the
+ * nodes the writer says it wrote must be those the parser counts (the
+ * number dump_definitions holds to DEF_MAX_NODES).
+ */
 static bool
 round_trips(const DefDocument *d, DefOutput out)
 {
+	DefWritten	w;
 	size_t		l1,
 				l2;
-	char	   *s1 = def_serialize(d, out, true, &l1);
-	DefDocument *d2 = def_parse(s1, l1);
-	char	   *s2 = d2->nerrors ? NULL : def_serialize(d2, out, true, &l2);
-	bool		ok = check(d2->nerrors == 0, "output does not parse: %s\n%s", first_error(d2), s1) &&
-		check(s2 && l1 == l2 && memcmp(s1, s2, l1) == 0, "round trip differs:\n%s\n---\n%s", s1, s2 ? s2 : "");
+	char	   *s1 = def_serialize_bounded(d, out, true, 0, &w);
+	DefDocument *d2;
+	char	   *s2;
+	bool		ok;
+
+	l1 = w.len;
+	d2 = def_parse(s1, l1);
+	if (out == DEF_OUTPUT_YAML && w.flow_work > DEF_MAX_YAML_FLOW_WORK)
+	{
+		/* too deep for YAML (dump_definitions says so): refused, not misread */
+		ok = check(d2->nerrors == 1 && d2->errors[0].kind == DEF_ERR_LIMIT &&
+				   strstr(d2->errors[0].message, "flow collections nest too deeply") != NULL,
+				   "YAML with flow work %llu: %s", (unsigned long long) w.flow_work, first_error(d2));
+		free(s1);
+		def_free(d2);
+		return ok;
+	}
+	if (out == DEF_OUTPUT_JSON && w.depth > DEF_MAX_JSON_DEPTH)
+	{
+		/* too deep for cJSON (dump_definitions says so): refused, not misread */
+		ok = check(d2->nerrors == 1 && d2->errors[0].kind == DEF_ERR_LIMIT &&
+				   strstr(d2->errors[0].message, "JSON document nests more than 1000 levels") != NULL,
+				   "JSON %u levels deep: %s", w.depth, first_error(d2));
+		free(s1);
+		def_free(d2);
+		return ok;
+	}
+	s2 = d2->nerrors ? NULL : def_serialize(d2, out, true, &l2);
+	ok = check(d2->nerrors == 0, "output does not parse: %s\n%.2000s", first_error(d2), s1) &&
+		check(s2 && l1 == l2 && memcmp(s1, s2, l1) == 0, "round trip differs:\n%.2000s\n---\n%.2000s", s1, s2 ? s2 : "") &&
+		check(w.nodes == d2->nodes, "the writer counts %llu nodes, the parser %u",
+			  (unsigned long long) w.nodes, d2->nodes) &&
+		check(out == DEF_OUTPUT_JSON || w.flow_work == d2->flow_work,
+			  "the writer counts flow work %llu, the parser %llu",
+			  (unsigned long long) w.flow_work, (unsigned long long) d2->flow_work);
 
 	free(s1);
 	free(s2);
@@ -378,13 +413,59 @@ test_yaml_scalars(void)
 	report("1e5 is a string in YAML 1.1, 1.0e+5 a number");
 	def_free(d);
 
-	d = parse("{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": 1e5, \"y\": 01, \"z\": -.5}}]}");
+	d = parse("{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": 1e5, \"y\": -0, \"z\": 1.50E+2}}]}");
 	if (check(d->nerrors == 0, "%s", first_error(d)))
 	{
-		params_are(d->models[0].params, "{\"x\": 1e5,\"y\": 1,\"z\": -0.5}");
+		params_are(d->models[0].params, "{\"x\": 1e5,\"y\": -0,\"z\": 1.50e+2}");
 		round_trips(d, DEF_OUTPUT_YAML);
 	}
 	report("JSON numbers normalised; 1e5 stays a number through YAML");
+	def_free(d);
+
+	/* JSON numbers as RFC 8259 (and PostgreSQL's jsonb) write them */
+	expect_error_s("JSON number with a leading zero refused", "{\"a\": [1, 01]}", DEF_ERR_SYNTAX, 1, 11, "",
+				   "invalid JSON number \"01\"");
+	expect_error_s("JSON number without digits after the point refused", "{\"a\": 1.}", DEF_ERR_SYNTAX, 1, 7, "",
+				   "invalid JSON number \"1.\"");
+	expect_error_s("JSON number without an integer part refused", "{\"a\": -.5}", DEF_ERR_SYNTAX, 1, 7, "",
+				   "invalid JSON number \"-.5\"");
+	expect_error_s("JSON number with a plus sign refused", "{\"a\": +1}", DEF_ERR_SYNTAX, 1, 7, "",
+				   "unexpected \"+\"");
+	expect_error_s("JSON exponent without digits refused", "{\"a\": 1e+}", DEF_ERR_SYNTAX, 1, 7, "",
+				   "invalid JSON number \"1e+\"");
+
+	/* numbers of any length, kept exactly (jsonb keeps numerics exactly) */
+	{
+		char		num[400],
+					doc[1024];
+
+		memset(num, '7', 300);
+		memcpy(num + 300, ".25e-70", 8);
+		snprintf(doc, sizeof(doc), "{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": %s}}]}", num);
+		d = parse(doc);
+		if (check(d->nerrors == 0, "JSON: %s", first_error(d)) &&
+			check(strcmp(d->models[0].params->items[0]->text, num) == 0, "JSON number %s", d->models[0].params->items[0]->text))
+		{
+			round_trips(d, DEF_OUTPUT_YAML);
+			round_trips(d, DEF_OUTPUT_JSON);
+		}
+		def_free(d);
+		num[300] = '\0';
+		snprintf(doc, sizeof(doc), "models: [{name: m, provider: p, params: {x: %s, y: -%s.5}}]\n", num, num);
+		d = parse(doc);
+		if (check(d->nerrors == 0, "YAML: %s", first_error(d)) &&
+			check(strcmp(d->models[0].params->items[0]->text, num) == 0, "YAML number %s", d->models[0].params->items[0]->text) &&
+			check(d->models[0].params->items[1]->len == 303, "YAML number %s", d->models[0].params->items[1]->text))
+		{
+			round_trips(d, DEF_OUTPUT_YAML);
+			round_trips(d, DEF_OUTPUT_JSON);
+		}
+		def_free(d);
+		report("numbers of 300 digits read exactly, in YAML and JSON");
+	}
+	d = parse("{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": 10000000000000000000000000000000000000000000000000000000000000000000000}}]}");
+	check(d->nerrors == 0, "%s", first_error(d));
+	report("1e70 as numeric_out writes it (71 characters) read");
 	def_free(d);
 
 	expect_error_s("YAML .inf refused", "models: [{name: m, provider: p, params: {x: .inf}}]\n",
@@ -395,8 +476,6 @@ test_yaml_scalars(void)
 	expect_error_s("YAML complex key refused", "? [a, b]\n: c\n", DEF_ERR_UNSUPPORTED, 1, 3, NULL, "mapping keys");
 	expect_error_s("YAML bad !!int", "a: !!int abc\n", DEF_ERR_VALUE, 1, 4, NULL, "invalid !!int value \"abc\"");
 	expect_error_s("YAML huge hex integer", "a: 0xFFFFFFFFFFFFFFFFFF\n", DEF_ERR_VALUE, 1, 4, NULL, "does not fit in 64 bits");
-	expect_error_s("YAML number too long", "a: 1234567890123456789012345678901234567890123456789012345678901234567890\n",
-				   DEF_ERR_LIMIT, 1, 4, NULL, "too long");
 	expect_error_s("YAML two documents", "a: 1\n---\nb: 2\n", DEF_ERR_UNSUPPORTED, 2, 1, NULL, "more than one YAML document");
 	expect_error_s("YAML unknown alias", "a: *nope\n", DEF_ERR_SYNTAX, 1, 4, NULL, "unknown YAML anchor \"nope\"");
 	expect_error_s("YAML recursive alias", "a: &r [*r]\n", DEF_ERR_SYNTAX, 1, 8, NULL, "unknown YAML anchor");
@@ -417,6 +496,33 @@ test_syntax_and_positions(void)
 	expect_error_s("JSON raw control character", "{\"a\": \"x\001\"}", DEF_ERR_SYNTAX, 1, 9, "", "control character");
 	expect_error_s("JSON \\u0000", "{\"a\": \"x\\u0000\"}", DEF_ERR_ENCODING, 1, 9, "", "\\u0000");
 	expect_error_s("JSON lone surrogate", "{\"a\": \"\\ud800\"}", DEF_ERR_SYNTAX, 0, 0, "", "invalid JSON");
+	/* what cJSON lets through, refused by the pre-scan as RFC 8259 says */
+	expect_error_s("JSON \\u with bad hex digits (cJSON reads NUL)", "{\"a\": \"x\\uZZZZ\"}", DEF_ERR_SYNTAX, 1, 9, "",
+				   "invalid JSON: invalid escape \"\\\\uZZZZ\"");
+	expect_error_s("JSON unknown escape", "{\"a\": \"\\x\"}", DEF_ERR_SYNTAX, 1, 8, "", "invalid JSON: invalid escape");
+	expect_error_s("JSON low surrogate alone", "{\"a\": \"\\udc00\"}", DEF_ERR_SYNTAX, 1, 8, "",
+				   "invalid JSON: unpaired UTF-16 surrogate");
+	expect_error_s("JSON form feed outside a string", "{\"a\":\f1}", DEF_ERR_SYNTAX, 1, 6, "",
+				   "control character outside a string");
+	/* errors in document order: cJSON's syntax error or the pre-scan's */
+	expect_error_s("JSON syntax error before a bad number", "[1,, 01]", DEF_ERR_SYNTAX, 1, 4, "", "unexpected \",\"");
+	expect_error_s("JSON bad number before a syntax error", "[01,,]", DEF_ERR_SYNTAX, 1, 2, "", "invalid JSON number \"01\"");
+	{
+		/* numbers longer than cJSON reads: positions after them stay right */
+		char		num[101],
+					doc[512];
+
+		memset(num, '9', 100);
+		num[100] = '\0';
+		snprintf(doc, sizeof(doc), "[%s, -%s.5e-1 x]", num, num);
+		expect_error_s("JSON syntax error after long numbers", doc, DEF_ERR_SYNTAX, 1, 211, "", "unexpected \"x\"");
+		snprintf(doc, sizeof(doc), "{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": %s}, \"enabled\": \"yes\"}]}", num);
+		expect_error_s("JSON value position after a long number", doc, DEF_ERR_VALUE, 1, 174, "models[0].enabled",
+					   "must be true or false");
+		num[0] = '0';
+		snprintf(doc, sizeof(doc), "[1, %s]", num);
+		expect_error_s("JSON long number with a leading zero refused", doc, DEF_ERR_SYNTAX, 1, 5, "", "invalid JSON number \"0999");
+	}
 	expect_error_s("JSON value positions",
 				   "{\n  \"features\": [\n    {\"name\": \"f\", \"routes\": [{\"model\": \"Bad Model\"}]}\n  ]\n}",
 				   DEF_ERR_VALUE, 3, 40, "features[0].routes[0].model", "invalid model name \"Bad Model\"");
@@ -430,6 +536,92 @@ test_syntax_and_positions(void)
 	expect_error_s("comment-only document", "# nothing\n", DEF_ERR_VALUE, 0, 0, "", "empty");
 	expect_error_s("top level a list", "- a\n", DEF_ERR_VALUE, 1, 1, "", "must be a mapping, not a list");
 	expect_error_s("top level a scalar", "hello\n", DEF_ERR_VALUE, 1, 1, "", "must be a mapping, not the string \"hello\"");
+}
+
+/* A params value nested depth levels deep, read from JSON, YAML flow and YAML block. */
+static void
+test_deep(size_t depth)
+{
+	size_t		cap = 4 * depth + 256;
+	char	   *doc = malloc(cap);
+	char		name[96];
+	size_t		len;
+	const char *forms[] = {"JSON", "YAML flow", "YAML block"};
+
+	for (int form = 0; form < 3; form++)
+	{
+		DefDocument *d;
+
+		if (form == 0)
+			len = snprintf(doc, cap, "{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": ");
+		else if (form == 1)
+			len = snprintf(doc, cap, "models: [{name: m, provider: p, params: {x: ");
+		else
+			len = snprintf(doc, cap, "models:\n  - name: m\n    provider: p\n    params:\n      x:\n        ");
+		for (size_t i = 0; i < depth; i++)
+		{
+			memcpy(doc + len, form == 2 ? "- " : "[", form == 2 ? 2 : 1);
+			len += form == 2 ? 2 : 1;
+		}
+		doc[len++] = '1';
+		if (form < 2)
+		{
+			memset(doc + len, ']', depth);
+			len += depth;
+		}
+		len += snprintf(doc + len, cap - len, "%s", form == 0 ? "}}]}" : form == 1 ? "}}]\n" : "\n");
+		d = def_parse(doc, len);
+		if (form == 0 && depth + 4 > DEF_MAX_JSON_DEPTH)
+		{
+			/*
+			 * cJSON reads 1000 levels: the document, "models", the model and
+			 * params are 4 of them.  Refused at the 1001st bracket.
+			 */
+			int			column = (int) strlen("{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"x\": ")
+				+ DEF_MAX_JSON_DEPTH - 4 + 1;
+
+			check(d->nerrors == 1 && d->errors[0].kind == DEF_ERR_LIMIT &&
+				  d->errors[0].line == 1 && d->errors[0].column == column &&
+				  strstr(d->errors[0].message, "JSON document nests more than 1000 levels") &&
+				  strstr(d->errors[0].hint, "YAML takes deeper documents"),
+				  "JSON: %s (want column %d)", first_error(d), column);
+			def_free(d);
+			snprintf(name, sizeof(name), "%zu-deep params in JSON refused (cJSON reads 1000 levels)", depth);
+			report(name);
+			continue;
+		}
+		if (form == 1 && depth > 20000)
+		{
+			/* libyaml's time grows with flow nesting: refused, in about a second */
+			check(d->nerrors == 1 && strstr(d->errors[0].message, "flow collections nest too deeply"),
+				  "YAML flow: %s", first_error(d));
+			def_free(d);
+			snprintf(name, sizeof(name), "%zu-deep params in YAML flow style refused", depth);
+			report(name);
+			continue;
+		}
+		if (check(d->nerrors == 0, "%s: %s", forms[form], first_error(d)) &&
+			check(d->models[0].params->height == depth + 2, "%s: height %u", forms[form], d->models[0].params->height))
+		{
+			for (int out = 0; out < 2; out++)
+			{
+				DefWritten	w;
+				char	   *s = def_serialize_bounded(d, out ? DEF_OUTPUT_JSON : DEF_OUTPUT_YAML, true, 0, &w);
+
+				check(s && w.len < 3 * depth + 4096, "%s written in %zu bytes", out ? "JSON" : "YAML", w.len);
+				/* YAML reads flow collections about 20,000 deep; JSON 1000 levels */
+				check(out == 1 || (w.flow_work > DEF_MAX_YAML_FLOW_WORK) == (depth > 20000),
+					  "YAML flow work %llu", (unsigned long long) w.flow_work);
+				check(w.depth == depth + 4, "%s: the writer counts %u levels", out ? "JSON" : "YAML", w.depth);
+				free(s);
+				round_trips(d, out ? DEF_OUTPUT_JSON : DEF_OUTPUT_YAML);
+			}
+		}
+		def_free(d);
+		snprintf(name, sizeof(name), "%zu-deep params from %s read and written back", depth, forms[form]);
+		report(name);
+	}
+	free(doc);
 }
 
 static void
@@ -464,29 +656,66 @@ test_hostile(void)
 		expect_error_s("more than 1000 aliases refused", doc, DEF_ERR_LIMIT, 0, 0, "b[1000]", "too many YAML aliases");
 		free(doc);
 	}
-	/* deep alias chains cannot pass the depth limit */
+	/* deep alias chains nest as deep as they expand, counted exactly */
 	{
-		char		doc[8192] = "a: &d0 [x]\n";
+		char		doc[8192] = "models:\n  - name: m\n    provider: p\n    params:\n      a: &d0 [x]\n";
+		DefDocument *d;
 
 		for (int i = 1; i < 40; i++)
 		{
 			char		line[64];
 
-			snprintf(line, sizeof(line), "b%d: &d%d [*d%d]\n", i, i, i - 1);
+			snprintf(line, sizeof(line), "      b%d: &d%d [*d%d]\n", i, i, i - 1);
 			strcat(doc, line);
 		}
-		strcat(doc, "z: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*d39]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n");
-		expect_error_s("aliases cannot nest past the depth limit", doc, DEF_ERR_LIMIT, 0, 0, NULL, "nests too deeply");
+		strcat(doc, "      z: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*d39]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n");
+		d = parse(doc);
+		if (check(d->nerrors == 0, "%s", first_error(d)) &&
+			check(d->models[0].params->height == 72, "height %u", d->models[0].params->height))
+		{
+			round_trips(d, DEF_OUTPUT_YAML);
+			round_trips(d, DEF_OUTPUT_JSON);
+		}
+		def_free(d);
+		report("alias chains nest 70 deep, written back without aliases");
 	}
 
-	/* 100,000-deep nesting, YAML flow, YAML block and JSON */
-	n = 100000;
+	/*
+	 * Nesting: YAML has no limit of its own (jsonb has none), and no
+	 * recursion: a 100,000-deep params value is read from YAML flow and
+	 * block and written back (deep levels on one line, so the text stays
+	 * linear in the depth); a million levels are refused by the node
+	 * limit.  JSON is read by cJSON, up to 1000 levels: exactly that many
+	 * are read and written back, one more is refused before cJSON runs.
+	 */
+	test_deep(DEF_MAX_JSON_DEPTH - 4);
+	test_deep(DEF_MAX_JSON_DEPTH - 3);
+	test_deep(15000);
+	test_deep(100000);
+	n = 1000000;
 	buf = malloc(2 * n + 16);
 	memset(buf, '[', n);
 	memset(buf + n, ']', n);
-	expect_error("100000-deep JSON refused", buf, 2 * n, DEF_ERR_LIMIT, 1, 65, "", "nests too deeply");
+	expect_error("1000000-deep JSON refused at 1000 levels", buf, 2 * n, DEF_ERR_LIMIT, 1, 1001, "",
+				 "JSON document nests more than 1000 levels");
+	{
+		/* cJSON itself reads as deep as the pre-scan lets through */
+		cJSON	   *j;
+
+		memset(buf, '[', DEF_MAX_JSON_DEPTH);
+		memset(buf + DEF_MAX_JSON_DEPTH, ']', DEF_MAX_JSON_DEPTH);
+		buf[2 * DEF_MAX_JSON_DEPTH] = '\0';
+		j = cJSON_Parse(buf);
+		check(j != NULL, "cJSON refuses %d levels", DEF_MAX_JSON_DEPTH);
+		cJSON_Delete(j);
+		report("cJSON reads DEF_MAX_JSON_DEPTH levels");
+		memset(buf, '[', n);
+		memset(buf + n, ']', n);
+	}
 	memcpy(buf, "a: ", 3);
-	expect_error("100000-deep YAML flow refused", buf, 2 * n, DEF_ERR_LIMIT, 1, 0, NULL, "nests too deeply");
+	memset(buf + 2 * n - 3, ' ', 3);
+	expect_error("1000000-deep YAML flow refused (libyaml's time)", buf, 2 * n, DEF_ERR_LIMIT, 1, 20004, NULL,
+				 "YAML flow collections nest too deeply");
 	free(buf);
 	{
 		/* - - - - ... on one line */
@@ -494,8 +723,36 @@ test_hostile(void)
 		for (size_t i = 0; i < n; i++)
 			memcpy(buf + 2 * i, "- ", 2);
 		buf[2 * n] = 'x';
-		expect_error("100000-deep YAML block refused", buf, 2 * n + 1, DEF_ERR_LIMIT, 1, 0, NULL, "nests too deeply");
+		expect_error("1000000-deep YAML block refused by the node limit", buf, 2 * n + 1, DEF_ERR_LIMIT, 1, 0,
+					 NULL, "too many nodes");
 		free(buf);
+	}
+	{
+		/*
+		 * The node limit reached exactly as a list opens one level deeper
+		 * than any before: its frame was pushed before its node was
+		 * counted, and the error's path read that empty frame (SIGSEGV in
+		 * 1.0).
+		 */
+		size_t		cap = 6 * 100000 * 3 + 1000;
+		char	   *doc = malloc(cap);
+		size_t		len = 0;
+
+		len += snprintf(doc + len, cap - len, "a: [");
+		for (int l = 0; l < 4; l++)
+		{
+			doc[len++] = '[';
+			for (int i = 0; i < 99999; i++)
+				len += snprintf(doc + len, cap - len, "0, ");
+			len += snprintf(doc + len, cap - len, "0], ");
+		}
+		doc[len++] = '[';
+		for (int i = 0; i < 99992; i++)
+			len += snprintf(doc + len, cap - len, "0, ");
+		len += snprintf(doc + len, cap - len, "[[1]]]]\n");
+		expect_error("node limit reached at a new depth", doc, len, DEF_ERR_LIMIT, 0, 0, "a[4][99992]",
+					 "too many nodes");
+		free(doc);
 	}
 
 	/* multi-megabyte documents */
@@ -623,6 +880,34 @@ test_values(void)
 		def_free(d);
 		report("percentages 12.500 and 1.5e+1 accepted");
 	}
+
+	/*
+	 * Numbers are judged exactly, as the tables' numeric does, not through
+	 * a double: 1e400 is a non-negative integer, -1e-400 is negative,
+	 * 100.000...01 is above 100.
+	 */
+	{
+		DefDocument *d = parse("{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"max_tokens\": 1e400, \"top_k\": 2.50e1, \"timeout\": -0.0}}],"
+							   " \"flags\": [{\"name\": \"f\", \"percentage_of_actors\": 1.00000e2, \"percentage_of_time\": 5.0125e1}]}");
+
+		check(d->nerrors == 0, "%s", first_error(d));
+		if (d->nerrors == 0)
+			round_trips(d, DEF_OUTPUT_YAML);
+		def_free(d);
+		report("1e400 an integer, 2.50e1 an integer, -0.0 not negative, 1.00000e2 and 5.0125e1 percentages");
+	}
+	expect_error_s("-1e-400 is negative", "{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"temperature\": -1e-400}}]}",
+				   DEF_ERR_VALUE, 0, 0, "models[0].params.temperature", "invalid value -1e-400");
+	expect_error_s("1e400 plus a fraction is no integer", "{\"models\": [{\"name\": \"m\", \"provider\": \"p\", \"params\": {\"max_tokens\": 1.00000000000000000000000000001e28}}]}",
+				   DEF_ERR_VALUE, 0, 0, "models[0].params.max_tokens", "invalid value");
+	expect_error_s("100 and a tiny bit is out of range",
+				   "flags: [{name: f, percentage_of_actors: 100.00000000000000000000000000000000000000000000000000000000000000000001}]\n",
+				   DEF_ERR_RANGE, 1, 41, "flags[0].percentage_of_actors", "out of range");
+	expect_error_s("a percentage with 4 decimals through its exponent",
+				   "{\"flags\": [{\"name\": \"f\", \"percentage_of_actors\": 5.00001e1}]}",
+				   DEF_ERR_VALUE, 0, 0, "flags[0].percentage_of_actors", "more than 3 decimals");
+	expect_error_s("a percentage of 1e3 is out of range", "{\"flags\": [{\"name\": \"f\", \"percentage_of_time\": 1e3}]}",
+				   DEF_ERR_RANGE, 0, 0, "flags[0].percentage_of_time", "out of range");
 	expect_error_s("empty actor", "flags: [{name: f, actors: ['']}]\n", DEF_ERR_VALUE, 1, 28, "flags[0].actors[0]", "actor must not be empty");
 	expect_error_s("duplicate actor", "flags: [{name: f, actors: [User:1, User:1]}]\n",
 				   DEF_ERR_DUPLICATE, 1, 36, "flags[0].actors[1]", "actor \"User:1\" is listed twice");
@@ -747,6 +1032,118 @@ test_builder(void)
 	free(json);
 	def_free(d);
 	report("builder, dump quoting and escaping, rows");
+
+	/*
+	 * A key of 200 control characters is 1,200 characters once escaped:
+	 * past YAML's 1,024 for an implicit key, so it is written "? key",
+	 * in block and in flow style.
+	 */
+	d = def_new_document();
+	m = def_add_model(d, "m");
+	m->present = DEF_MODEL_PROVIDER | DEF_MODEL_PARAMS;
+	m->provider = def_strdup(d, "p");
+	m->params = def_node_new(d, DEF_NODE_OBJECT, NULL, 0);
+	memset(longkey, '\001', 200);
+	longkey[200] = '\0';
+	{
+		DefNode    *deep = def_node_new(d, DEF_NODE_OBJECT, NULL, 0);
+		DefNode    *inner = deep;
+
+		/* 30 levels: the inner ones are written in flow style */
+		for (int i = 0; i < 30; i++)
+		{
+			DefNode    *next = def_node_new(d, DEF_NODE_OBJECT, NULL, 0);
+
+			def_node_append(d, inner, def_node_new(d, DEF_NODE_STRING, "k", 1), next);
+			inner = next;
+		}
+		def_node_append(d, inner, def_node_new(d, DEF_NODE_STRING, longkey, 200), def_node_new(d, DEF_NODE_NUMBER, "1", 1));
+		def_node_append(d, m->params, def_node_new(d, DEF_NODE_STRING, longkey, 200), def_node_new(d, DEF_NODE_NUMBER, "2", 1));
+		def_node_append(d, m->params, def_node_new(d, DEF_NODE_STRING, "deep", 4), deep);
+	}
+	yaml = def_serialize(d, DEF_OUTPUT_YAML, true, NULL);
+	check(strstr(yaml, "? \"\\u0001") != NULL, "long escaped key explicit in block style:\n%.300s", yaml);
+	check(strstr(yaml, "{? \"\\u0001") != NULL, "long escaped key explicit in flow style:\n%.3000s", yaml);
+	round_trips(d, DEF_OUTPUT_YAML);
+	round_trips(d, DEF_OUTPUT_JSON);
+	free(yaml);
+	{
+		DefWritten	w;
+		char	   *s = def_serialize_bounded(d, DEF_OUTPUT_YAML, true, 100, &w);
+
+		check(s == NULL && w.too_large, "100-byte limit: %s", s ? s : "NULL, not too large");
+		free(s);
+		s = def_serialize_bounded(d, DEF_OUTPUT_JSON, true, 100000, &w);
+		check(s != NULL && !w.too_large && w.len == strlen(s), "100000-byte limit");
+		free(s);
+	}
+	def_free(d);
+	report("long escaped keys written explicitly; the byte limit stops the writer");
+
+	/* a percentage read from JSON as 1e1 is written so that YAML reads a number */
+	d = parse("{\"flags\": [{\"name\": \"f\", \"percentage_of_actors\": 1e1}]}");
+	if (check(d->nerrors == 0, "%s", first_error(d)))
+		round_trips(d, DEF_OUTPUT_YAML);
+	def_free(d);
+	report("a percentage 1e1 from JSON round-trips through YAML");
+}
+
+/*
+ * Params exactly as deep as a JSON document can hold them, in a model and
+ * in a route (DEF_MODEL_PARAMS_LEVELS, DEF_ROUTE_PARAMS_LEVELS, what
+ * dump_definitions holds them to), and one level deeper: the writer counts
+ * the levels the parser counts, and the JSON text is read, or refused.
+ */
+static void
+test_json_depth(void)
+{
+	for (int route = 0; route < 2; route++)
+	{
+		for (int extra = 0; extra < 2; extra++)
+		{
+			DefDocument *d = def_new_document();
+			int			levels = route ? DEF_ROUTE_PARAMS_LEVELS : DEF_MODEL_PARAMS_LEVELS;
+			int			depth = DEF_MAX_JSON_DEPTH - levels + extra;	/* of params */
+			DefNode    *params = def_node_new(d, DEF_NODE_OBJECT, NULL, 0);
+			DefNode    *inner = def_node_new(d, DEF_NODE_ARRAY, NULL, 0);
+			DefModel   *m = def_add_model(d, "m");
+			DefWritten	w;
+			char	   *s;
+
+			def_node_append(d, inner, NULL, def_node_new(d, DEF_NODE_NUMBER, "1", 1));
+			for (int i = 2; i < depth; i++)
+			{
+				DefNode    *outer = def_node_new(d, DEF_NODE_ARRAY, NULL, 0);
+
+				def_node_append(d, outer, NULL, inner);
+				inner = outer;
+			}
+			def_node_append(d, params, def_node_new(d, DEF_NODE_STRING, "x", 1), inner);
+			m->present = DEF_MODEL_PROVIDER;
+			m->provider = def_strdup(d, "p");
+			if (route)
+			{
+				DefRoute   *r = def_add_route(d, def_add_feature(d, "f"));
+
+				d->features[0].present = DEF_FEATURE_ROUTES;
+				r->model = def_strdup(d, "m");
+				r->params = params;
+			}
+			else
+			{
+				m->present |= DEF_MODEL_PARAMS;
+				m->params = params;
+			}
+			s = def_serialize_bounded(d, DEF_OUTPUT_JSON, true, 0, &w);
+			check(s && w.depth == (uint32_t) (DEF_MAX_JSON_DEPTH + extra), "%s params %d deep written %u levels deep",
+				  route ? "route" : "model", depth, w.depth);
+			free(s);
+			round_trips(d, DEF_OUTPUT_JSON);
+			round_trips(d, DEF_OUTPUT_YAML);
+			def_free(d);
+		}
+	}
+	report("params as deep as JSON holds them read back, one level more refused");
 }
 
 int
@@ -760,5 +1157,6 @@ main(void)
 	test_values();
 	test_references();
 	test_builder();
+	test_json_depth();
 	return failures ? 1 : 0;
 }

@@ -78,6 +78,10 @@ DECLARE
     k pg_catalog.text;
     v pg_catalog.jsonb;
 BEGIN
+    -- The triggers pass a name of at most 255 bytes; a direct caller may not.
+    IF pg_catalog.octet_length(owner) OPERATOR(pg_catalog.>) 300 THEN
+        owner := pg_catalog.left(owner, 300) OPERATOR(pg_catalog.||) '...';
+    END IF;
     IF params IS NULL THEN
         RAISE EXCEPTION 'params of % must not be null', owner
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Use ''{}'' for no parameters.';

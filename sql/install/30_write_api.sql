@@ -72,6 +72,7 @@ DECLARE
     result     modelflags.flags;
 BEGIN
     PERFORM modelflags._check_name('flag', flag_name);
+    PERFORM modelflags._refuse_flipper_owned(flag_name);
     IF want IS NOT NULL AND (pct_actors IS NOT NULL OR pct_time IS NOT NULL) THEN
         RAISE EXCEPTION 'cannot set enabled and a percentage of flag "%" in one call', flag_name
             USING ERRCODE = 'invalid_parameter_value',
@@ -136,6 +137,7 @@ CREATE FUNCTION modelflags._ensure_flag(flag_name text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM modelflags._check_name('flag', flag_name);
+    PERFORM modelflags._refuse_flipper_owned(flag_name);
     INSERT INTO modelflags.flags (name) VALUES (flag_name) ON CONFLICT DO NOTHING;
     IF FOUND THEN
         RAISE NOTICE 'created flag "%"', flag_name;
@@ -212,6 +214,7 @@ BEGIN
     IF flag_name IS NULL OR actor_id IS NULL THEN
         RAISE EXCEPTION 'flag and actor must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM modelflags._refuse_flipper_owned(flag_name);
     saved_note := modelflags._push_note(note);
     DELETE FROM modelflags.flag_actors a
      WHERE a.flag = flag_name AND a.actor = actor_id AND a.opt_out;
@@ -235,6 +238,7 @@ BEGIN
     IF flag_name IS NULL THEN
         RAISE EXCEPTION 'flag name must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM modelflags._refuse_flipper_owned(flag_name);
     SELECT string_agg(format('%s[%s]', r.feature, r.position), ', ' ORDER BY r.feature, r.position)
       INTO users FROM modelflags.routes r WHERE r.flag = flag_name;
     IF users IS NOT NULL THEN

@@ -67,9 +67,11 @@ COMMENT ON FUNCTION modelflags.explain(text, text) IS
 -- VOLATILE: it reports backend state that changes between calls.
 CREATE FUNCTION modelflags.cache_info(OUT valid boolean, OUT builds bigint, OUT flags integer,
                                       OUT features integer, OUT routes integer,
-                                      OUT actor_sets_loaded bigint, OUT memory_bytes bigint)
+                                      OUT actor_sets_loaded bigint, OUT memory_bytes bigint,
+                                      OUT patches bigint, OUT last_refresh text,
+                                      OUT last_refresh_reason text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'modelflags_cache_info'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION modelflags.cache_info() IS
-    'this backend''s compiled routing cache: whether it is valid, how often it was built, its size and memory';
+    'this backend''s compiled routing cache: whether it is valid, how often it was built or patched by a delta, how it was last brought up to date and why, its size and memory';

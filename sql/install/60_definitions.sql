@@ -4,7 +4,7 @@
  * feature-flag definitions, models.yml and unit_primitives.yml) and applies
  * it in the caller's transaction; dump_definitions writes the tables back
  * in our format.  Both are C (src/definitions_api.c over the pure parser
- * src/definitions.c).
+ * src/def_*.c).
  *
  * SECURITY INVOKER: load_definitions writes with plain INSERT/UPDATE/DELETE,
  * so the caller needs the same table privileges as for those, and the

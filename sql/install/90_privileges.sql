@@ -21,6 +21,10 @@ REVOKE EXECUTE ON FUNCTION modelflags._audit() FROM PUBLIC;
 -- DEFINER too: they check the login role themselves, but nobody needs to
 -- attach them anywhere.
 REVOKE EXECUTE ON FUNCTION modelflags._restore_begin(), modelflags._restore_end() FROM PUBLIC;
+-- And the Flipper triggers' functions (70_flipper.sql), SECURITY DEFINER,
+-- and the cache note one calls: only the triggers need them.
+REVOKE EXECUTE ON FUNCTION modelflags._flipper_changed(), modelflags._note_flipper(text[]),
+                           modelflags._refuse_flipper_gates() FROM PUBLIC;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA modelflags FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA modelflags FROM PUBLIC;

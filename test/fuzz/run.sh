@@ -11,10 +11,15 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 jobs=${JOBS:-1}
 mkdir -p test/build test/fuzz/corpus-run
+# The parser's files: the Makefile's DEF_SRCS, the list the extension uses.
+srcs=$(make -s print-def-srcs)
+libs=$(make -s print-def-libs)
+[ -n "$srcs" ] || { echo "make print-def-srcs gives no file list" >&2; exit 1; }
+# shellcheck disable=SC2086  # the lists are words
 clang -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
       -fno-sanitize-recover=undefined -Isrc \
       -o test/build/fuzz_definitions \
-      test/fuzz/fuzz_definitions.c src/definitions.c src/strmap.c -lyaml -lcjson -lm
+      test/fuzz/fuzz_definitions.c $srcs $libs
 args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=200000
       -dict=test/fuzz/definitions.dict -artifact_prefix=test/fuzz/ -print_final_stats=1)
 if [ "$jobs" -gt 1 ]; then

@@ -12,7 +12,10 @@
 # SET clauses and ACLs, types, sequences, comments, schema ACL,
 # extconfig/extcondition), the same configuration rows, and the same
 # model_for/is_enabled/rollout_pct answers for thousands of actors
-# (test/data/answers.sql); a write after the upgrade is audited.  Any
+# (test/data/answers.sql); a write after the upgrade is audited.  After the
+# upgrade both also get GitLab's Flipper tables attached
+# (test/data/populate_flipper.sql): the attachment, those tables' rows and
+# triggers are compared too, and a Flipper write must be audited and route.  Any
 # difference fails and is printed as a diff.
 # Also, per V: the upgrade refuses a modelflags schema that others may
 # create objects in (the guard each upgrade script starts with), and
@@ -64,6 +67,11 @@ SELECT 'flags|' || string_agg(t::text, ';' ORDER BY t.name) FROM modelflags.flag
 SELECT 'flag_actors|' || string_agg(t::text, ';' ORDER BY t.flag, t.actor) FROM modelflags.flag_actors t;
 SELECT 'features|' || string_agg(t::text, ';' ORDER BY t.name) FROM modelflags.features t;
 SELECT 'routes|' || string_agg(t::text, ';' ORDER BY t.feature, t.position) FROM modelflags.routes t;
+SELECT 'flipper_source|' || string_agg(format('%s %s %s', t.features, t.gates, t.attached_by), ';') FROM modelflags.flipper_source t;
+SELECT 'flipper features|' || string_agg(format('%s %s', t.id, t.key), ';' ORDER BY t.id) FROM public.features t;
+SELECT 'flipper gates|' || string_agg(format('%s %s %s %s', t.id, t.feature_key, t.key, t.value), ';' ORDER BY t.id) FROM public.feature_gates t;
+SELECT 'flipper triggers|' || string_agg(pg_get_triggerdef(t.oid) || ' ' || t.tgenabled, ';' ORDER BY t.tgrelid::regclass::text, t.tgname)
+  FROM pg_trigger t WHERE t.tgrelid IN ('public.features'::regclass, 'public.feature_gates'::regclass);
 EOF
 }
 
@@ -115,6 +123,16 @@ for v in "${versions[@]}"; do
         continue
     fi
 
+    # GitLab's Flipper tables attached to both (attach_flipper is new in 1.1).
+    if mf_psql up "$up" -f "$top/test/data/populate_flipper.sql" >"$work/flipper-$up.log" 2>&1 &&
+       mf_psql up "$fresh" -f "$top/test/data/populate_flipper.sql" >"$work/flipper-$fresh.log" 2>&1; then
+        pass "$v: GitLab's Flipper tables attached after UPDATE as on a fresh install (populate_flipper.sql)"
+    else
+        cat "$work/flipper-$up.log" "$work/flipper-$fresh.log"
+        fail "$v: populate_flipper.sql after UPDATE or on the fresh install"
+        continue
+    fi
+
     mf_psql up "$up" -f "$top/test/data/catalog.sql" >"$work/catalog-up" 2>&1
     mf_psql up "$fresh" -f "$top/test/data/catalog.sql" >"$work/catalog-fresh" 2>&1
     compare "$v: catalog after UPDATE equals a fresh install" "$work/catalog-up" "$work/catalog-fresh"
@@ -135,9 +153,21 @@ SELECT max(id) AS before FROM modelflags.changes \gset
 SELECT name FROM modelflags.set_flag('incident_fail_over_generation_provider', true, note => 'after upgrade');
 SELECT table_name, operation, key, note, (new_row->>'enabled') FROM modelflags.changes
  WHERE id > :before ORDER BY id;
+SELECT max(id) AS before FROM modelflags.changes \gset
+INSERT INTO public.feature_gates (feature_key, key, value, created_at, updated_at)
+VALUES ('code_suggestions_claude_4_6_rollout', 'boolean', 'true', now(), now());
+SELECT table_name, operation, key, new_row->>'value' FROM modelflags.changes WHERE id > :before ORDER BY id;
+SELECT model, gate FROM modelflags.model_for('duo_workflow', 'User:4');
 EOF
     done
     compare "$v: a write after UPDATE is audited as in a fresh install" "$work/write-$up" "$work/write-$fresh"
+    if grep -q '^public.feature_gates|INSERT|.*|true$' "$work/write-$up" &&
+       grep -q '^claude_sonnet_4_6_vertex|boolean$' "$work/write-$up"; then
+        pass "$v: a Flipper write after UPDATE is audited and routes (the triggers of the attached tables)"
+    else
+        fail "$v: a Flipper write after UPDATE:"
+        cat "$work/write-$up"
+    fi
 
     # The upgrade's guard: a schema others may create objects in is refused,
     # with nothing changed; once that is revoked, the upgrade goes through.

@@ -5,7 +5,8 @@
 #   - database src: the current version, filled by test/data/populate.sql
 #     (GitLab Duo definitions, a provider that is down, a flag with about
 #     2,900 actor gates and opt-outs, percentages, an audit history with
-#     notes, renames and deletions);
+#     notes, renames and deletions), and GitLab's Flipper tables attached
+#     (test/data/populate_flipper.sql);
 #   - pg_dump in custom format and in plain format;
 #   - restored four ways into fresh databases: pg_restore, pg_restore -j 2,
 #     pg_restore --single-transaction, and the plain script through psql;
@@ -13,12 +14,14 @@
 #   - the restore reported no error;
 #   - every table, modelflags.changes included, has the same rows as src
 #     (count and md5 of all rows in key order), and the audit sequence the
-#     same state;
+#     same state; so do modelflags.flipper_source and the Flipper tables,
+#     and their triggers are back;
 #   - model_for/is_enabled/rollout_pct answer alike for 3,000 actors
 #     (test/data/answers.sql);
 #   - a session that LISTENed on the database throughout the restore got no
-#     notification from it, and one from a write made afterwards;
-#   - that write is audited with the next id after the restored ones.
+#     notification from it, and one from each of two writes made afterwards;
+#   - that write is audited with the next id after the restored ones, and so
+#     is a Flipper write, which routes at once.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 top=$(pwd)
@@ -38,7 +41,7 @@ mkdir -p "$work" && chmod 777 "$work"
 if ! mf_psql bk postgres -c "CREATE DATABASE src" \
      || ! mf_psql bk src -c "CREATE EXTENSION modelflags" \
      || ! mf_psql bk src -v defs="$(cat examples/gitlab-duo.yml)" -v actors=20000 \
-            -f "$top/test/data/populate.sql" >"$work/populate.log" 2>&1; then
+            -f "$top/test/data/populate.sql" -f "$top/test/data/populate_flipper.sql" >"$work/populate.log" 2>&1; then
     cat "$work/populate.log"
     fail "setup: populating the source database"
     exit 1
@@ -60,6 +63,11 @@ SELECT 'features ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' 
 SELECT 'routes ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t.feature, t.position), '')) FROM modelflags.routes t;
 SELECT 'changes ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t.id), '')) FROM modelflags.changes t;
 SELECT 'changes_id_seq ' || last_value || ' ' || is_called FROM modelflags.changes_id_seq;
+SELECT 'flipper_source ' || count(*) || ' ' || string_agg(format('%s %s %s %s', t.features, t.gates, t.attached_at, t.attached_by), ';') FROM modelflags.flipper_source t;
+SELECT 'public.features ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t.id), '')) FROM public.features t;
+SELECT 'public.feature_gates ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t.id), '')) FROM public.feature_gates t;
+SELECT 'flipper triggers ' || count(*) || ' ' || md5(string_agg(pg_get_triggerdef(t.oid) || t.tgenabled::text, E'\n' ORDER BY t.tgrelid::regclass::text, t.tgname))
+  FROM pg_trigger t WHERE t.tgrelid IN ('public.features'::regclass, 'public.feature_gates'::regclass);
 EOF
 }
 
@@ -72,9 +80,11 @@ fi
 digest src >"$work/digest-src" 2>&1
 mf_psql bk src -v n=3000 -f "$top/test/data/answers.sql" >"$work/answers-src" 2>&1
 if [ "$(grep -c '^changes \(0\|[1-9][0-9]\?\) ' "$work/digest-src")" != 0 ] \
-   || [ "$(grep -c . "$work/answers-src")" -lt 30000 ]; then
+   || [ "$(grep -c . "$work/answers-src")" -lt 30000 ] \
+   || ! grep -q '^flipper_source 1 features feature_gates ' "$work/digest-src" \
+   || ! grep -q '^flipper triggers 8 ' "$work/digest-src"; then
     cat "$work/digest-src"
-    fail "setup: the source database is not as populate.sql should make it"
+    fail "setup: the source database is not as populate.sql and populate_flipper.sql should make it"
     exit 1
 fi
 
@@ -135,15 +145,33 @@ EOF
         fail "$how: the write after the restore: $out"
     fi
 
+    # A Flipper write after the restore: the triggers came back with the
+    # tables, so it is audited with the next id and routes at once.
+    out=$(mf_psql bk "$db" 2>&1 <<'EOF'
+SELECT max(id) AS m FROM modelflags.changes \gset
+INSERT INTO public.feature_gates (feature_key, key, value, created_at, updated_at)
+VALUES ('code_suggestions_claude_4_6_rollout', 'boolean', 'true', now(), now());
+SELECT format('audited=%s first_id_is_next=%s table=%s model=%s', count(*), min(id) = :m + 1, min(table_name),
+              (SELECT model FROM modelflags.model_for('duo_workflow', 'User:4')))
+  FROM modelflags.changes WHERE id > :m;
+EOF
+)
+    if grep -q '^audited=1 first_id_is_next=t table=public.feature_gates model=claude_sonnet_4_6_vertex$' <<<"$out"; then
+        pass "$how: a Flipper write after the restore is audited with the next id and routes (the triggers are back)"
+    else
+        fail "$how: the Flipper write after the restore: $out"
+    fi
+
     touch "$work/go-$db"
     wait "$listener"
     local notes
     notes=$(grep -c 'Asynchronous notification "modelflags"' "$work/listen-$db")
-    if [ "$notes" = 1 ] && grep -q '"operation": "UPDATE"' "$work/listen-$db" \
+    if [ "$notes" = 2 ] && grep -q '"operation": "UPDATE"' "$work/listen-$db" \
+       && grep -q '"table": "public.feature_gates"' "$work/listen-$db" \
        && grep -q '^done$' "$work/listen-$db"; then
-        pass "$how: the restore sent no NOTIFY (a session listening throughout got only the later write's)"
+        pass "$how: the restore sent no NOTIFY (a session listening throughout got only the two later writes')"
     else
-        fail "$how: expected exactly one notification, from the write after the restore; the listener got $notes:"
+        fail "$how: expected exactly two notifications, from the writes after the restore; the listener got $notes:"
         cat "$work/listen-$db"
     fi
 }

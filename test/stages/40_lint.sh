@@ -78,8 +78,12 @@ d = sys.argv[1]
 open(d + '/laughs.yml', 'w').write(
     'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n' +
     ''.join('a%d: &a%d [%s]\n' % (i, i, ', '.join(['*a%d' % (i - 1)] * 9)) for i in range(1, 10)))
-open(d + '/deep.json', 'w').write('[' * 100000 + ']' * 100000)
-open(d + '/deep.yml', 'w').write('- ' * 100000 + 'x\n')
+open(d + '/deep.json', 'w').write('[' * 1000000 + ']' * 1000000)
+open(d + '/deep.yml', 'w').write('- ' * 1000000 + 'x\n')
+open(d + '/deep-flow.yml', 'w').write('a: ' + '[' * 1000000 + ']' * 1000000 + '\n')
+open(d + '/deep-params.json', 'w').write('{"models": [{"name": "m", "provider": "p", "params": {"x": ' + '[' * 100000 + ']' * 100000 + '}}]}')
+open(d + '/json-1000.json', 'w').write('{"models": [{"name": "m", "provider": "p", "params": {"x": ' + '[' * 996 + ']' * 996 + '}}]}')
+open(d + '/deep-params.yml', 'w').write('models:\n  - name: m\n    provider: p\n    params:\n      x:\n' + '        ' + '- ' * 100000 + '1\n')
 open(d + '/big.yml', 'w').write('a: b\n' + ' ' * (9 * 1024 * 1024))
 open(d + '/wide.json', 'w').write('[' + ('[' + '0,' * 49999 + '0],') * 11 + '0]')
 open(d + '/long.json', 'w').write('[' + '0,' * 1500000 + '0]')
@@ -88,8 +92,15 @@ open(d + '/dup.json', 'w').write('{"providers": [{"name": "a", "name": "b"}]}')
 open(d + '/types.yml', 'w').write('flags:\n  - name: f\n    percentage_of_actors: "half"\n')
 PY
 expect "billion laughs" 1 "laughs.yml:5:35: error: a4\[5\]: YAML aliases expand to too many nodes" -- "$tmp/laughs.yml"
-expect "100000-deep JSON" 1 "deep.json:1:65: error: document nests too deeply" -- "$tmp/deep.json"
-expect "100000-deep YAML" 1 "deep.yml:1:129: error: (\[0\]){64}: document nests too deeply" -- "$tmp/deep.yml"
+expect "1000000-deep JSON" 1 "deep.json:1:1001: error: JSON document nests more than 1000 levels" -- "$tmp/deep.json"
+expect "JSON deeper than 1000 levels: YAML takes them" 1 "deep.json:1:1001: note: JSON nests at most 1000 lists and mappings \(cJSON's limit\); YAML takes deeper documents\.$" \
+    -- "$tmp/deep.json"
+expect "1000000-deep YAML" 1 "deep.yml:1:1000001: error: \[0\].*: document has too many nodes" -- "$tmp/deep.yml"
+expect "1000000-deep YAML flow" 1 "deep-flow.yml:1:20004: error: a\[0\].*: YAML flow collections nest too deeply" -- "$tmp/deep-flow.yml"
+expect "100000-deep params are read from YAML (no nesting limit)" 0 "" -- --external-refs "$tmp/deep-params.yml"
+expect "JSON params are read 1000 levels deep" 0 "" -- --external-refs "$tmp/json-1000.json"
+expect "100000-deep params refused in JSON at level 1001" 1 "deep-params.json:1:1056: error: JSON document nests more than 1000 levels" \
+    -- --external-refs "$tmp/deep-params.json"
 expect "9 MiB file" 1 "big.yml: error: definitions document is too large" -- "$tmp/big.yml"
 expect "550,000 values" 1 "wide.json:1:[0-9]+: error: document has too many nodes" -- "$tmp/wide.json"
 expect "1.5 million values in one list" 1 "long.json:1:200001: error: too many items in one list or mapping" -- "$tmp/long.json"
