@@ -51,8 +51,12 @@ SELECT DISTINCT table_name AS missing_table FROM catalogue
  WHERE to_regclass('modelflags.' || quote_ident(table_name)) IS NULL;
 
 -- The tables of schema modelflags the catalogue leaves out, on purpose:
--- the audit and the change log the cache reads by its own statements, and
--- flipper_source, the attached Flipper tables (read by flipper.c).
+-- the audit and the change log the cache reads by its own statements,
+-- flipper_source, the attached Flipper tables (read by flipper.c), and
+-- model health's (50_health.sql): breaker_settings, whose columns health.c
+-- checks by name and type as it reads them (mf_settings_cols: a clear
+-- ERROR, never a crash), breaker_events, written by the recorder's own
+-- statement, and the health views, which read only C functions.
 SELECT c.relname AS not_in_the_catalogue
   FROM pg_class c
  WHERE c.relnamespace = 'modelflags'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')

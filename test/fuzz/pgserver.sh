@@ -70,6 +70,9 @@ listen_addresses = ''
 unix_socket_directories = '$FZ_DIR'
 port = $FZ_PORT
 max_connections = 40
+# model health's shared memory, breakers and recorder are fuzzed too (the
+# routing core without the preload is what the regression stage runs)
+shared_preload_libraries = 'modelflags'
 # the fuzzer's temp-table churn holds hundreds of locks in one transaction
 max_locks_per_transaction = 256
 shared_buffers = 64MB

@@ -354,6 +354,61 @@ class Gen:
         return self.rng.choice([None, 'modelflags.flags', 'modelflags.routes', 'pg_class',
                                 'fuzz_flipper_features', 'fuzz_flipper_gates']), 'regclass'
 
+    # model health (src/health.c): report(), report_batch(), set_breaker()
+    def outcome(self):
+        return self.rng.choice(['ok', 'ok', 'error', 'timeout', 'rate_limited', 'client_error',
+                                None, '', 'OK', 'ok ', 'failure', 'x' * 300]), 'text'
+
+    def latency(self):
+        return self.rng.choice([None, 0, 1, 812.5, 0.001, 4, 30000, 86400000, 86400000.001, -0.0,
+                                -1, 'NaN', 'Infinity', '-Infinity', 1e300, 5e-324]), 'double precision'
+
+    def tokens(self):
+        return self.rng.choice([None, 0, 1, 4096, -1, 9223372036854775807,
+                                -9223372036854775808]), 'bigint'
+
+    def reports(self):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.15:
+            return rng.choice([None, '[]', '{}', '1', '"s"', 'null', '[1]', '[{}]', '[[]]']), 'jsonb'
+        items = []
+        for _ in range(rng.choice([1, 2, 5, 50, 500, 10000, 10001])):
+            item = {'feature': rng.choice(KNOWN_FEATURES + ['fuzz_x']),
+                    'model': rng.choice(KNOWN_MODELS + ['fuzz_x']),
+                    'outcome': rng.choice(['ok', 'error', 'timeout', 'rate_limited', 'client_error', 'bad'])}
+            if rng.random() < 0.7:
+                item['latency_ms'] = rng.choice([1, 250.5, -1, 1e300, None, 'slow'])
+            if rng.random() < 0.2:
+                item[rng.choice(['tokens_in', 'tokens_out', 'extra'])] = rng.choice([1, -5, 'x', None])
+            if rng.random() < 0.02:
+                del item[rng.choice(['feature', 'model', 'outcome'])]
+            items.append(item)
+        return json.dumps(items), 'jsonb'
+
+    def override(self):
+        return self.rng.choice([None, None, 'open', 'closed', 'auto', '', 'OPEN', 'half_open']), 'text'
+
+    def interval(self):
+        return self.rng.choice([None, None, '1 second', '30 seconds', '1 hour', '1 day', '0', '-1 second',
+                                '1 day 1 second', '1 month', '999999 years', 'infinity']), 'interval'
+
+    def model_or_null(self):
+        return (None, 'text') if self.rng.random() < 0.3 else self.model()
+
+    def bins(self):
+        r = self.rng.random()
+        if r < 0.2:
+            return None, 'bigint[]'
+        n = self.rng.choice([0, 1, 10, 40, 41, 1000])
+        vals = [str(self.rng.choice([0, 0, 1, 7, 1000, -1, 9223372036854775807])) for _ in range(n)]
+        if self.rng.random() < 0.1:
+            vals.append('NULL')
+        return '{' + ','.join(vals) + '}', 'bigint[]'
+
+    def quantile(self):
+        return self.rng.choice([0, 0.5, 0.95, 0.99, 1, -0.1, 1.1, 'NaN', None]), 'double precision'
+
     def name_any(self):
         return self.pick_known(KNOWN_FLAGS + KNOWN_PROVIDERS + KNOWN_FEATURES + KNOWN_MODELS, 'fuzz_x'), 'text'
 
@@ -389,6 +444,16 @@ FUNCTIONS = {
     ('_note_flipper', 1): ['names'],
     ('attach_flipper', 3): ['regclass', 'regclass', 'note'],
     ('detach_flipper', 1): ['note'],
+    ('report', 6): ['feature', 'model', 'outcome', 'latency', 'tokens', 'tokens'],
+    ('report_batch', 1): ['reports'],
+    ('set_breaker', 11): ['model', 'override', 'pct', 'int', 'int', 'interval', 'interval', 'interval',
+                          'int', 'interval', 'note'],
+    ('health_reset', 1): ['model_or_null'],
+    ('_health_entries', 0): [],
+    ('_health_status', 0): [],
+    ('_health_transitions', 0): [],
+    ('_latency_bounds', 0): [],
+    ('_latency_quantile', 2): ['bins', 'quantile'],
 }
 READERS = ('is_enabled', 'model_for', 'explain', 'rollout_pct')
 
