@@ -113,3 +113,10 @@ INSERT INTO modelflags.routes (feature, position, model, params)
 SELECT model, params FROM modelflags.model_for('feature_4000', 'User:1');
 SELECT features, routes, (memory_bytes - :m0) / 4000 < 1000 AS under_1000_bytes_per_feature
   FROM modelflags.cache_info();
+
+-- A setting made before the library is loaded (PGOPTIONS, ALTER ROLE ... SET,
+-- postgresql.conf) survives its loading: a new backend, then the first call.
+\c -reuse-previous=on "options='-c modelflags.incremental_cache=off'"
+SHOW modelflags.incremental_cache;
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+SHOW modelflags.incremental_cache;
