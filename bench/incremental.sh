@@ -24,19 +24,23 @@ cd "$(dirname "$0")/.."
 PHASE=${INC_PHASE_SECONDS:-8}
 FLIPS=${INC_FLIPS:-10}
 MEM_STEPS=${INC_MEMORY_STEPS:-200,500}
+PARTS=${INC_PARTS:-first propagation throughput memory}   # a subset, to look at one part
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 OFF='-c modelflags.incremental_cache=off'
 # logs and outputs stay there (run.sh passes its own log directory)
 work=${BENCH_WORK:-$(mktemp -d /tmp/modelflags-bench.XXXXXX)}/incremental
 mkdir -p "$work"
 declare -A R
 pgb_pid=
+probe_pid=
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 cleanup() {
-    if [ -n "$pgb_pid" ]; then
-        kill -TERM "$pgb_pid" 2>/dev/null
-        wait "$pgb_pid" 2>/dev/null
-    fi
+    local p
+    for p in $pgb_pid $probe_pid; do
+        kill -TERM "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
 }
 trap cleanup EXIT
 # collect [PSQL ARGS]: lines "key=value" go into R, the others to stderr.
@@ -74,6 +78,7 @@ log "incremental: preparing (failover flags off and without actor gates, the wri
 gcc -O2 -Wall -o "$work/mfclient" bench/mfclient.c -I"$(pg_config --includedir)" -L"$(pg_config --libdir)" -lpq
 
 # ------------------------------------------------------------------ 1. first call
+if part first; then
 log "7. first call after a committed change, in a backend that routed every feature (large set)"
 allq="SELECT count(*) FROM (SELECT (modelflags.model_for('feature_' || i, 'User:' || i)).model FROM generate_series(1, 1000) i) s"
 q500="SELECT * FROM modelflags.model_for('feature_500', 'User:42')"
@@ -114,7 +119,10 @@ for mode in inc off; do
     log "  $(mode_name $mode): steady state $(fmt "${R[steady_${mode}_ms]}" 3) ms, one primary-key probe $(fmt "${R[probe_ms]}" 3) ms"
 done
 
+fi
+
 # ------------------------------------------------------------------ 3. propagation
+if part propagation; then
 log "8. propagation of a failover flip to 50 looping readers ($FLIPS flips per mode, 2 more as warm-up)"
 for mode in inc off; do
     # two warm-up flips first, not timed: every backend has done its first
@@ -126,7 +134,10 @@ for mode in inc off; do
     log "  $(mode_name $mode): stale readers ${R[prop_${mode}_stale_readers]}, median $(fmt "${R[prop_${mode}_median_ms]}" 2) ms, max $(fmt "${R[prop_${mode}_max_ms]}" 2) ms, readers' calls ${R[prop_${mode}_calls_per_s]}/s"
 done
 
+fi
+
 # ------------------------------------------------------------------ 2. throughput
+if part throughput; then
 log "9. pgbench readers while one session flips failover flags (phases of ${PHASE}s: 0, 1, 10, 50, 0 writes/s)"
 cat > "$work/readers.sql" <<'EOF'
 \if :warm = 0
@@ -138,6 +149,11 @@ SELECT count(*), nextval('bench.warmed') FROM (SELECT (modelflags.model_for('fea
 SELECT * FROM modelflags.model_for('feature_' || :f, 'User:' || :uid);
 \endif
 EOF
+for ((i = 0; i < 3000; i++)); do
+    echo "SELECT FROM modelflags.model_for('feature_' || (random() * 999 + 1)::int, 'User:42');"
+    echo "SELECT extract(epoch FROM clock_timestamp()), builds, patches, last_refresh, last_refresh_reason FROM modelflags.cache_info();"
+    echo "SELECT pg_sleep(0.2);"
+done | grep -v '^$' > "$work/probe.sql"
 # The CPU time, in clock ticks, of the server (the postmaster, its children,
 # and those that exited) and of pgbench: on a saturated 2-core machine, tps is
 # about 1 / CPU per transaction, and CPU time is far less disturbed than tps
@@ -168,7 +184,7 @@ cpu_ticks() {
 throughput() {
     local readers=$1 mode=$2 label="r$1_$2" warmed=0 t0 secs i rate wp c0 c1 s0 s1 ts te n tps
     secs=$(( 600 + 6 * PHASE ))
-    "$PGBIN/psql" -X -q -c "ALTER SEQUENCE bench.warmed RESTART"
+    "$PGBIN/psql" -X -q -c "ALTER SEQUENCE bench.warmed RESTART" -c "DELETE FROM bench.phases WHERE label LIKE '${label}_%'"
     t0=$(date +%s)
     PGOPTIONS=$(mode_opts "$mode") "$PGBIN/pgbench" -n -M prepared -c "$readers" -j 2 -T "$secs" -D warm=0 \
         -P 1 --progress-timestamp -f "$work/readers.sql" > "$work/pgbench_$label.out" 2>&1 &
@@ -180,6 +196,10 @@ throughput() {
         [ $(( $(date +%s) - t0 )) -lt 300 ] || { echo "readers not warm after 300 s" >&2; exit 1; }
     done
     log "  $readers readers, $(mode_name "$mode"): warm after $(( $(date +%s) - t0 )) s"
+    # A probe: one more reader, 5 calls a second, noting how its cache was
+    # brought up to date (cache_info), to tell in the log what the readers do.
+    PGOPTIONS=$(mode_opts "$mode") "$PGBIN/psql" -X -q -At -F '|' -f "$work/probe.sql" > "$work/probe_$label.out" 2>&1 &
+    probe_pid=$!
     sleep 2
     i=0
     for rate in 0 1 10 50 0; do
@@ -198,11 +218,15 @@ throughput() {
         R[cpu_${label}_$i]=$(calc "($c1 - $c0) / $tick * 1e6 / ($tps * ($s1 - $s0))")
         R[writes_${label}_$i]=$(calc "$n / ($te - $ts)")
         log "  $readers readers, $(mode_name "$mode"), $rate writes/s asked, $(fmt "${R[writes_${label}_$i]}" 1) done: $(grp "$tps") tps, CPU per transaction $(fmt "${R[cpu_${label}_$i]}" 1) µs (server + pgbench)"
+        awk -F'|' -v a="$ts" -v b="$te" '$1 >= a && $1 <= b {
+                if (!n++) { b0 = $2; p0 = $3 } b1 = $2; p1 = $3; how[$4 ($5 != "" ? " (" $5 ")" : "")]++ }
+            END { printf "    probe: %d calls, %d full builds, %d deltas; last refresh seen:", n, b1 - b0, p1 - p0;
+                  for (h in how) printf " %s ×%d;", h, how[h]; printf "\n" }' "$work/probe_$label.out" >&2
         i=$((i + 1))
     done
-    kill -TERM "$pgb_pid" 2>/dev/null || true   # (a background job ignores SIGINT)
-    wait "$pgb_pid" 2>/dev/null || true
-    pgb_pid=
+    kill -TERM "$pgb_pid" "$probe_pid" 2>/dev/null || true   # (a background job ignores SIGINT)
+    wait "$pgb_pid" "$probe_pid" 2>/dev/null || true
+    pgb_pid= probe_pid=
     # phases 0 and 4 are both 0 writes/s: the baseline is their mean (drift)
     R[tps_${label}_w0]=$(calc "(${R[tps_${label}_0]} + ${R[tps_${label}_4]}) / 2")
     R[cpu_${label}_w0]=$(calc "(${R[cpu_${label}_0]} + ${R[cpu_${label}_4]}) / 2")
@@ -213,13 +237,16 @@ throughput() {
         R[wr_${label}_w$w]=${R[writes_${label}_$i]}
     done
 }
-for readers in 2 50; do
+for readers in ${INC_READERS:-2 50}; do
     for mode in inc off; do
         throughput "$readers" "$mode"
     done
 done
 
+fi
+
 # ------------------------------------------------------------------ 4. memory
+if part memory; then
 log "10. memory of idle backends ($MEM_STEPS), half with incremental caches, half off"
 ulimit -n 4096 2>/dev/null || true
 for what in routed select1; do
@@ -231,6 +258,8 @@ for what in routed select1; do
     collect_kv "mem_${what}_" cat "$work/mem_$what.out"
 done
 
+fi
+
 # ------------------------------------------------------------------ tables
 kb_mb() { fmt "$(calc "$1 / 1024")" "${2:-2}"; }
 {
@@ -239,6 +268,7 @@ echo "### What a change costs the readers (issue 9): incremental caches vs 1.0's
 echo
 echo "Large set (10,000 flags, 1,000 features, ~1,000,000 actor gates), same server and run."
 echo
+if part first; then
 echo "**First call after a change committed by another session**, in a backend that had routed every feature"
 echo "(\`model_for('feature_500', 'User:42')\`, median of $REPS changes, min–max; steady state: fastest of 20 calls:"
 echo "incremental $(fmt "${R[steady_inc_ms]}" 3) ms, off $(fmt "${R[steady_off_ms]}" 3) ms; one primary-key probe of \`flags\` by SQL: $(fmt "${R[probe_ms]}" 3) ms;"
@@ -253,6 +283,8 @@ for k in $KINDS; do
     echo "| ${KIND_NAME[$k]} | $(fmt "${R[first_inc_$k]}" 3) ms ($(fmt "${R[first_inc_${k}_min]}" 3)–$(fmt "${R[first_inc_${k}_max]}" 3)) | ${R[how_inc_$k]} | $(fmt "${R[first_off_$k]}" 2) ms ($(fmt "${R[first_off_${k}_min]}" 2)–$(fmt "${R[first_off_${k}_max]}" 2)) | ${R[how_off_$k]} | $(fmt "$(calc "${R[first_off_$k]} / ${R[first_inc_$k]}")" 0)× | $(ok "${R[first_inc_$k]} <= $budget") |"
 done
 echo
+fi
+if part throughput; then
 echo "**Reader throughput under writes**: pgbench -M prepared -j 2, \`model_for('feature_' || random(1, 1000), 'User:' || random(1, 5000000))\`,"
 echo "while one session flips a failover flag (set_flag, N rotating over 1..1000) at a steady rate, ${PHASE}s per rate; tps and"
 echo "its ratio to no writes (mean of the 0-writes phases before and after), and the same ratio from CPU per transaction"
@@ -281,6 +313,8 @@ for readers in 2 50; do
     done
 done
 echo
+fi
+if part propagation; then
 echo "**Propagation of a failover flip** to 50 readers looping \`model_for('feature_500', actor)\` ($FLIPS flips, on and off):"
 echo
 echo "| | incremental | full rebuild (off) | goal | met? |"
@@ -294,6 +328,8 @@ echo "| … worst flip's median | $(fmt "${R[prop_inc_worst_flip_median_ms]}" 2)
 echo "| set_flag's own time (send → result), mean | $(fmt "${R[prop_inc_commit_ms]}" 1) ms | $(fmt "${R[prop_off_commit_ms]}" 1) ms | | |"
 echo "| readers' calls per second, all 50 | $(grp "${R[prop_inc_calls_per_s]}") | $(grp "${R[prop_off_calls_per_s]}") | | |"
 echo
+fi
+if part memory; then
 echo "**Memory of idle backends** (/proc/PID/smaps_rollup; per backend = total / backends; half the backends with incremental"
 echo "caches, half off; \"routed\" = ran \`$allq\` once):"
 echo
@@ -328,5 +364,6 @@ echo
 echo -n "Routing every feature adds, per backend, Private_Dirty:"
 for n in "${steps[@]}"; do echo -n " $(kb_mb "${R[mem_ext_$n]}") MB at $n backends;"; done
 echo " the rest of a backend's private memory is PostgreSQL's own (SELECT 1 rows)."
+fi
 } > "$work/tables.md"
 cat "$work/tables.md"
