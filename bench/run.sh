@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# bench/run.sh — the modelflags benchmark (SPEC §5, issue 3), one command:
+# bench/run.sh — the modelflags benchmark (SPEC §5, issues 3 and 9), one command:
 #
 #     bash bench/run.sh            # BENCH_SECONDS=8 BENCH_ROUNDS=3 by default
 #
-# Installs what it needs (Debian 12, as root), builds and installs the
-# extension, starts a throw-away PostgreSQL 15 (pg_virtualenv), and measures,
-# side by side, modelflags.model_for against bench_plpgsql.model_for (the
-# PL/pgSQL router of bench/plpgsql_router.sql, over the same tables):
+# Installs what it needs (Debian 12, as root), builds this checkout into a
+# private copy of PostgreSQL 15 (BENCH_PGROOT, /tmp/modelflags-bench-pg),
+# starts a throw-away cluster from it, and measures, side by side,
+# modelflags.model_for against bench_plpgsql.model_for (the PL/pgSQL router
+# of bench/plpgsql_router.sql, over the same tables):
 #   1. pgbench -M prepared -c 2 -j 2: SELECT 1, model_for, the PL/pgSQL
 #      router; tps of each and ratio to SELECT 1 (medians over BENCH_ROUNDS
 #      interleaved rounds of BENCH_SECONDS runs), and CPU per transaction;
@@ -17,34 +18,83 @@
 #      1,000 features, 1,000,000 actor gates);
 #   4. the first call after a committed change on the large set;
 #   5. backend memory after routing every feature once on the large set;
-#   6. the 1,000,000-row actor-gate INSERT, with its audit rows and NOTIFY.
+#   6. the 1,000,000-row actor-gate INSERT, with its audit rows and NOTIFY;
 # and ends with a markdown table: measure | modelflags | baseline | ratio | goal | met?
-# Takes about 5 minutes on the 2-core development machine.
+# Then bench/incremental.sh (issue 9) measures what a change costs the
+# readers, with incremental caches and with 1.0's full rebuild, and prints
+# its own tables: the first call after a change, reader throughput under
+# writes, propagation of a failover flip, memory of 200 and 500 backends.
+# BENCH_PARTS="base incremental" (the default) chooses the parts; the large
+# set is loaded either way.  Takes about 13 minutes on the 2-core development
+# machine (6 for the base part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 SECS=${BENCH_SECONDS:-8}
 ROUNDS=${BENCH_ROUNDS:-3}
-PGBIN=/usr/lib/postgresql/15/bin
+PARTS=${BENCH_PARTS:-base incremental}
+PGROOT=${BENCH_PGROOT:-/tmp/modelflags-bench-pg}
+started=$(date +%s)
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 
-if [ -z "${MODELFLAGS_BENCH_INSIDE:-}" ]; then
-    bash test/install-deps.sh          # the suite's installer: one list of packages
-    log "building and installing the extension"
-    make -s >/tmp/modelflags-bench-build.log 2>&1 && make -s install >>/tmp/modelflags-bench-build.log 2>&1 \
-        || { cat /tmp/modelflags-bench-build.log >&2; exit 1; }
-    log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    export MODELFLAGS_BENCH_INSIDE=1
-    # A throw-away cluster in a temporary directory (-t), destroyed on exit.
-    # fsync is off in pg_virtualenv clusters; shared_buffers holds the large set.
-    # Autovacuum is off so that no worker runs during a measurement; run.sh
-    # runs VACUUM ANALYZE itself after loading.
-    exec pg_virtualenv -t -v 15 -o shared_buffers=1GB -o max_wal_size=8GB \
-        -o checkpoint_timeout=1h -o work_mem=64MB -o autovacuum=off bash "$0" "$@"
-fi
+bash test/install-deps.sh          # the suite's installer: one list of packages
 
-# ---------------------------------------------------------------- inside
+# A private PostgreSQL: this checkout built and installed into a copy of the
+# server's tree (test/fuzz/pgserver.sh's fz_private_install), so that a run of
+# many minutes neither takes the shared install lock nor measures whatever
+# another checkout installed system-wide meanwhile.  One bench at a time per
+# copy: they would disturb each other's figures anyway.
+exec 9>"$PGROOT.lock"
+flock -n 9 || { log "waiting for another bench run ($PGROOT.lock)"; flock 9; }
+log "building and installing the extension into $PGROOT"
+# (FZ_PRIVATE_ROOT set on its own line: a prefix assignment to "." would
+# not outlive the sourcing, and the fuzzers' default root would be used)
+FZ_PRIVATE_ROOT=$PGROOT
+# shellcheck source=../test/fuzz/pgserver.sh
+. test/fuzz/pgserver.sh
+fz_private_install >/tmp/modelflags-bench-build.log 2>&1 || { cat /tmp/modelflags-bench-build.log >&2; exit 1; }
+[[ $PGBIN == "$PGROOT"/* ]] || { echo "installed into $PGBIN, not under $PGROOT" >&2; exit 1; }
+log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# A throw-away cluster run by the postgres user from those binaries, on a
+# Unix socket in its own directory, removed on exit.  fsync is off (as in
+# pg_virtualenv clusters); shared_buffers holds the large set; 600
+# connections for the memory figures of bench/incremental.sh.  Autovacuum
+# is off so that no worker runs during a measurement; VACUUM ANALYZE runs
+# after loading.
+srv=$(mktemp -d /tmp/modelflags-bench-srv.XXXXXX)
+chmod 755 "$srv"
+[ "$(id -u)" = 0 ] && chown postgres: "$srv"
+stop_server() {
+    if [ -f "$srv/data/postmaster.pid" ]; then
+        fz_as_pg "$PGBIN/pg_ctl" -D "$srv/data" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+            fz_as_pg "$PGBIN/pg_ctl" -D "$srv/data" -m immediate -w stop >/dev/null 2>&1
+    fi
+    rm -rf "$srv"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+fz_as_pg "$PGBIN/initdb" -D "$srv/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 \
+    >"$srv/initdb.log" 2>&1 || { cat "$srv/initdb.log" >&2; exit 1; }
+cat >>"$srv/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$srv'
+port = 5439
+max_connections = 600
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 1h
+work_mem = 64MB
+autovacuum = off
+fsync = off
+EOF
+fz_as_pg "$PGBIN/pg_ctl" -D "$srv/data" -l "$srv/server.log" -w -t 60 start >/dev/null \
+    || { tail -n 30 "$srv/server.log" >&2; exit 1; }
+export PGHOST=$srv PGPORT=5439 PGUSER=postgres PGDATABASE=postgres PGBIN
+
+# ---------------------------------------------------------------- measurements
 work=$(mktemp -d /tmp/modelflags-bench.XXXXXX)
 chmod 755 "$work"
 declare -A R                  # results: key -> value
@@ -178,12 +228,15 @@ EOF
     log "  µs/call $set: model_for ${R[us_mf_$set]} (LATERAL ${R[uslat_mf_$set]}), PL/pgSQL ${R[us_pl_$set]} (LATERAL ${R[uslat_pl_$set]})"
 }
 
+if part base; then
 log "1. pgbench, tiny set (${ROUNDS} rounds of ${SECS}s per query)"
 pgbench_set tiny select1 constrow mf pl
 log "2. in-backend µs per call, tiny set"
 per_call tiny "'code_generations'"
 collect -c "SELECT FROM modelflags.model_for('code_generations', 'User:1')" \
         -c "SELECT 'cache_tiny=' || bench.cache_bytes()"
+
+fi
 
 log "6. bulk write: loading the large set, then 1,000,000 actor gates in one INSERT"
 psqlq -f bench/data_large.sql
@@ -214,6 +267,7 @@ collect -c "SELECT 'large_flags=' || count(*) FROM modelflags.flags" \
         -c "SELECT 'large_routes=' || count(*) FROM modelflags.routes" \
         -c "SELECT 'large_actors=' || count(*) FROM modelflags.flag_actors"
 log "  large set: ${R[large_flags]} flags, ${R[large_features]} features, ${R[large_routes]} routes, ${R[large_actors]} actor gates"
+if part base; then
 log "  asserting the two routers agree on the large set"
 collect -c "SELECT 'pairs_large=' || bench_plpgsql.assert_same(300, 100, ARRAY['code_generations', 'code_completions',
         'duo_chat', 'feature_1', 'feature_2', 'feature_3', 'feature_6', 'feature_7', 'feature_50', 'feature_106',
@@ -273,7 +327,14 @@ EOF
 done
 log "  growth: model_for $(grp "${R[mem_growth_mf]}") B (cache context $(grp "${R[cache_large_mf]}") B), PL/pgSQL $(grp "${R[mem_growth_pl]}") B"
 
+fi
+
+if part incremental; then
+    BENCH_WORK=$work INC_PHASE_SECONDS=${INC_PHASE_SECONDS:-$SECS} bash bench/incremental.sh > "$work/incremental.md"
+fi
+
 # ---------------------------------------------------------------- the table
+if part base; then
 ok() { awk "BEGIN { exit !($*) }" </dev/null && echo yes || echo "**no**"; }
 mb() { fmt "$(calc "$1 / 1048576")" 2; }
 # pgbench rows: tps ratio to SELECT 1 (median of rounds), and the same ratio from CPU per transaction.
@@ -330,4 +391,9 @@ echo "  steady state: fastest of 20 calls (3 for the 1,000 features), timed the 
 echo "- Memory: sum of total_bytes over pg_backend_memory_contexts in a fresh backend, before and after routing every"
 echo "  feature once for one actor (which loads the actor gates of every flag the routes use)."
 } | tee "$work/table.md"
-log "log directory: $work"
+fi
+if part incremental; then
+    [ -n "${R[tps_select1_tiny]:-}" ] || echo "modelflags benchmark, $(date -u +%Y-%m-%d), PostgreSQL $("$PGBIN/psql" -X -At -c 'SHOW server_version'), $(nproc) cores, load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
+    tee -a "$work/table.md" < "$work/incremental.md"
+fi
+log "took $(( ($(date +%s) - started) / 60 )) min $(( ($(date +%s) - started) % 60 )) s; tables in $work/table.md"

@@ -135,3 +135,10 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 DROP TABLE regress_util.parallel_rows;
+
+-- A setting made before the library is loaded (PGOPTIONS, ALTER ROLE ... SET,
+-- postgresql.conf) survives its loading: a new backend, then the first call.
+\c -reuse-previous=on "options='-c modelflags.incremental_cache=off'"
+SHOW modelflags.incremental_cache;
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+SHOW modelflags.incremental_cache;

@@ -62,9 +62,15 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 	MfFaultInit();
-	MfHealthInit();				/* its GUCs, before the prefix is reserved */
-	MarkGUCPrefixReserved("modelflags");
-
+	MfHealthInit();
 	MfCacheInit();
 	MfTriggersInit();
+
+	/*
+	 * Last, once every modelflags.* setting is defined: reserving the prefix
+	 * drops the placeholders of names not defined yet, so a setting made
+	 * before the library loaded (PGOPTIONS, ALTER ROLE ... SET,
+	 * postgresql.conf) would be lost with a WARNING.
+	 */
+	MarkGUCPrefixReserved("modelflags");
 }
