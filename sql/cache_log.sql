@@ -81,3 +81,27 @@ SELECT builds - :b0 AS new_builds, last_refresh, last_refresh_reason FROM modelf
 -- Clean up.
 SELECT modelflags.detach_flipper();
 DROP TABLE public.cl_flipper_gates, public.cl_flipper_features;
+
+-- Each delta's memory is counted: a state patched again and again (here
+-- 1,500 flips, each read by the next transaction as a delta) is rebuilt in
+-- full once what the deltas allocated passes half of what the build did
+-- (at least 1 MB), and says why; between those builds, every refresh is a
+-- delta.  A procedure: each flip and each read is a transaction of its own.
+CREATE TEMP TABLE cl_refreshes (how text, why text);
+CREATE PROCEDURE pg_temp.cl_flip_and_read(n int) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..n LOOP
+        UPDATE modelflags.flags SET enabled = (i % 2 = 0) WHERE name = 'modelflags_only';
+        COMMIT;
+        PERFORM modelflags.model_for('code_generations', 'User:1');
+        INSERT INTO cl_refreshes SELECT last_refresh, last_refresh_reason FROM modelflags.cache_info();
+        COMMIT;
+    END LOOP;
+END $$;
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');  -- after detach_flipper's full change
+SELECT patches AS p0 FROM modelflags.cache_info() \gset
+CALL pg_temp.cl_flip_and_read(1500);
+SELECT how, why, count(*) > 0 AS seen FROM cl_refreshes GROUP BY how, why ORDER BY how, why;
+SELECT count(*) FILTER (WHERE how = 'build') BETWEEN 1 AND 3 AS a_few_builds,
+       (SELECT patches FROM modelflags.cache_info()) - :p0 >= 1497 AS the_rest_deltas
+  FROM cl_refreshes;

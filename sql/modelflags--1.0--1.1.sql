@@ -660,6 +660,13 @@ CREATE INDEX _cache_log_txid_idx ON modelflags._cache_log (txid);
 COMMENT ON TABLE modelflags._cache_log IS
     'internal: the names each committed transaction changed, for the routing caches of every backend';
 REVOKE ALL ON modelflags._cache_log FROM PUBLIC;
+-- The signals writers invalidate instead of the tables they changed.
+CREATE SEQUENCE modelflags._cache_signal;
+CREATE SEQUENCE modelflags._cache_signal_actors;
+COMMENT ON SEQUENCE modelflags._cache_signal IS
+    'internal: invalidated by writers of the configuration tables, to tell every backend''s routing cache to look at _cache_log; never used as a sequence';
+COMMENT ON SEQUENCE modelflags._cache_signal_actors IS
+    'internal: invalidated by writers of flag_actors, to tell every backend''s routing cache to look at _cache_log; never used as a sequence';
 
 -- cache_info() tells how the cache was last brought up to date (issue 9):
 -- three more columns, so it is dropped and created again (40_read_api.sql).

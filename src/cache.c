@@ -65,10 +65,13 @@
  * collections of their own.
  *
  * Invalidation.  Each configuration table has statement-level triggers
- * (triggers.c) that queue a relcache invalidation of the table.  Our
- * relcache callback only counts: mf_inval_count for any of our tables,
- * mf_actor_inval_count for flag_actors; a reset of the queue (InvalidOid)
- * counts for both.  The timing is PostgreSQL's (research/
+ * (triggers.c) that queue a relcache invalidation of a signal: the sequence
+ * modelflags._cache_signal_actors for flag_actors, _cache_signal for the
+ * others (not the table itself, whose relcache entry every reader would then
+ * rebuild; in a database still at 1.0, the table).  Our relcache callback
+ * only counts: mf_inval_count for a signal or any of our tables (DDL),
+ * mf_actor_inval_count for _cache_signal_actors or flag_actors; a reset of
+ * the queue (InvalidOid) counts for both.  The timing is PostgreSQL's (research/
  * pg-extension-style.md §3): this backend sees its own change at the end of
  * the statement (CommandCounterIncrement) and on rollback; others after the
  * commit, at their next AcceptInvalidationMessages(); a hot standby when it
@@ -94,6 +97,8 @@
 #include "cache_int.h"
 
 Oid			mf_table_oids[MF_NTABLES];
+Oid			mf_signal_oid = InvalidOid;
+Oid			mf_signal_actors_oid = InvalidOid;
 
 /* Invalidations received (see the header). */
 static uint64 mf_inval_count = 1;
@@ -164,6 +169,18 @@ mf_relcache_callback(Datum arg, Oid relid)
 		mf_actor_inval_count++;
 		return;
 	}
+	if (relid == mf_signal_oid)
+	{
+		mf_inval_count++;
+		return;
+	}
+	if (relid == mf_signal_actors_oid)
+	{
+		mf_inval_count++;
+		mf_actor_inval_count++;
+		return;
+	}
+	/* DDL, DROP EXTENSION, and writers of a database still at 1.0 */
 	for (int i = 0; i < MF_NTABLES; i++)
 		if (mf_table_oids[i] == relid)
 		{
@@ -320,7 +337,7 @@ mf_view_refresh(void)
 
 	if (mf_current != NULL && !mf_force_full && mf_same_tables(mf_current, rels) &&
 		mf_snapshot_covers(mf_view.snapshot, &mf_current->snapshot) &&
-		mf_current->garbage_bytes < Max(1024 * 1024, MemoryContextMemAllocated(mf_current->cxt, true) / 2))
+		mf_current->garbage_bytes + mf_current->patch_bytes < Max(1024 * 1024, mf_current->built_bytes / 2))
 	{
 		MfDelta		d;
 
@@ -361,7 +378,7 @@ mf_view_refresh(void)
 	else if (!mf_snapshot_covers(mf_view.snapshot, &mf_current->snapshot))
 		delta_why = "the snapshot is older than the state";
 	else
-		delta_why = "memory replaced by earlier deltas";
+		delta_why = "memory used by earlier deltas";
 
 	if (!newest)
 	{
@@ -377,6 +394,7 @@ mf_view_refresh(void)
 		sets = mf_actor_sets_create();
 	fresh = mf_cache_build(rels, mf_view.snapshot, sets);
 	fresh->table_oids_checksum = mf_table_oid_checksum(rels);
+	fresh->built_bytes = MemoryContextMemAllocated(fresh->cxt, true);
 	mf_close_tables(rels);
 
 	/* Adopt: nothing below can fail. */

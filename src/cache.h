@@ -90,6 +90,8 @@ typedef struct MfCache
 								 * flags array never moves (routes point in) */
 	int			routes_cap;		/* room in routes */
 	int64		garbage_bytes;	/* replaced by patches, still allocated */
+	int64		built_bytes;	/* allocated by the build */
+	int64		patch_bytes;	/* allocated by the patches since */
 	int64		patches;		/* deltas applied since the build */
 	uint32		table_oids_checksum;	/* of the tables it was read from */
 	Oid			flag_actors_relid;

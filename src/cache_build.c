@@ -119,6 +119,9 @@ mf_open_tables(Relation *rels)
 					 errhint("Reinstall the extension: DROP EXTENSION modelflags; CREATE EXTENSION modelflags.")));
 	}
 
+	mf_signal_oid = get_relname_relid("_cache_signal", nsp);
+	mf_signal_actors_oid = get_relname_relid("_cache_signal_actors", nsp);
+
 	/*
 	 * Taking the locks delivers pending invalidations; the OIDs are known to
 	 * the callback first, so none of ours can slip by.  A table dropped

@@ -27,7 +27,9 @@
  * adopts the context: no allocation, nothing that can fail.  Names that
  * leave (a deleted flag) stay in the maps with the value -1.  Replaced
  * pieces (a feature's old route list) stay in the state's memory as garbage,
- * counted in garbage_bytes: cache.c rebuilds in full when it grows large.
+ * counted in garbage_bytes, and each patch's context is counted in
+ * patch_bytes: cache.c rebuilds in full when the two grow large against what
+ * the build allocated, which also bounds the number of contexts.
  *
  * The flags array is never moved (the compiled routes point into it): a
  * build leaves room for MF_FLAG_SLACK more, and adding more than that takes
@@ -737,6 +739,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	MemoryContextSwitchTo(old);
 
 	/* ---- apply: nothing below allocates or fails ---- */
+	c->patch_bytes += MemoryContextMemAllocated(pcxt, false);
 	HOLD_INTERRUPTS();
 	MemoryContextSetParent(pcxt, c->cxt);
 

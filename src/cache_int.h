@@ -21,6 +21,14 @@
 extern Oid	mf_table_oids[MF_NTABLES];
 
 /*
+ * The signals' OIDs as last looked up (modelflags._cache_signal and
+ * _cache_signal_actors; InvalidOid before 1.1): writers invalidate them
+ * instead of the tables (change_log.c, mf_signal_readers).
+ */
+extern Oid	mf_signal_oid;
+extern Oid	mf_signal_actors_oid;
+
+/*
  * The snapshot reads of the current transaction's view use: its answer
  * snapshot, with the command counter brought up to date when the
  * transaction wrote to the tables itself.  Pushed as the active snapshot;

@@ -16,7 +16,9 @@
  *      state's snapshot did not;
  *   2. sometimes prunes the log (MF_LOG_PRUNE_EVERY), leaving a marker row
  *      that names the oldest entry kept;
- *   3. sends the relcache invalidations of the tables once more, straight
+ *   3. sends the relcache invalidations of the tables' signals
+ *      (mf_signal_readers: the sequences of 22_cache_log.sql, which no
+ *      reader opens) once more, straight
  *      into the shared queue (and, for hot standbys, as a WAL record), before
  *      the commit makes the change visible: PostgreSQL sends the
  *      transactional ones only after.  So any snapshot that shows the change
@@ -47,6 +49,7 @@
 #include "storage/standby.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -363,6 +366,23 @@ mf_changelog_log_now(Oid relid, MfTableId table, Datum *keys, bool *keynulls, in
 		p->logged = true;
 }
 
+Oid
+mf_signal_relid(MfTableId table, Oid relid)
+{
+	Oid			nsp = get_namespace_oid("modelflags", true);
+	Oid			signal = InvalidOid;
+
+	if (OidIsValid(nsp))
+		signal = get_relname_relid(table == MF_FLAG_ACTORS ? "_cache_signal_actors" : "_cache_signal", nsp);
+	return OidIsValid(signal) ? signal : relid;
+}
+
+void
+mf_signal_readers(MfTableId table, Oid relid)
+{
+	CacheInvalidateRelcacheByRelid(mf_signal_relid(table, relid));
+}
+
 /* Step 3 of the file header. */
 static void
 mf_send_early_invalidations(void)
@@ -374,7 +394,7 @@ mf_send_early_invalidations(void)
 	{
 		msgs[i].rc.id = SHAREDINVALRELCACHE_ID;
 		msgs[i].rc.dbId = MyDatabaseId;
-		msgs[i].rc.relId = mf_pending[i]->relid;
+		msgs[i].rc.relId = mf_signal_relid(mf_pending[i]->table, mf_pending[i]->relid);
 	}
 	SendSharedInvalidMessages(msgs, mf_npending);
 	if (XLogStandbyInfoActive())

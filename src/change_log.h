@@ -29,6 +29,15 @@ extern void mf_changelog_log_now(Oid relid, MfTableId table, Datum *keys, bool *
 extern bool mf_changelog_key_is_full(Relation rel, MfTableId table);
 
 /* Registers the transaction callbacks; from _PG_init. */
+/*
+ * The relation whose relcache invalidation tells other backends that table
+ * changed: modelflags._cache_signal_actors for flag_actors, _cache_signal
+ * for the others (22_cache_log.sql), or relid itself where the extension's
+ * objects predate them (1.0).  mf_signal_readers queues it, transactionally.
+ */
+extern Oid	mf_signal_relid(MfTableId table, Oid relid);
+extern void mf_signal_readers(MfTableId table, Oid relid);
+
 extern void MfChangeLogInit(void);
 
 #endif

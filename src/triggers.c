@@ -12,7 +12,9 @@
  *     never statement triggers (TRUNCATE aside), so without these an open
  *     session on a subscriber would answer from its old cache forever.
  * Either way, when rows changed, it
- *   - queues a relcache invalidation of the table.  It rides the writing
+ *   - queues a relcache invalidation of the table's signal (change_log.c,
+ *     mf_signal_readers; not of the table itself, whose relcache entry every
+ *     reader would then rebuild).  It rides the writing
  *     transaction: processed locally at the end of the statement, sent to
  *     other backends at commit (never on rollback), and written into the
  *     commit record for hot standbys;
@@ -96,7 +98,7 @@ mf_invalidate_row(Relation rel, MfTableId table)
 		slot = &mf_row_inval[mf_row_next];
 		mf_row_next = (mf_row_next + 1) % MF_ROW_SLOTS;
 	}
-	CacheInvalidateRelcache(rel);
+	mf_signal_readers(table, relid);
 	slot->relid = relid;
 	slot->lxid = lxid;
 	slot->subxid = subxid;
@@ -249,7 +251,7 @@ modelflags_invalidate(PG_FUNCTION_ARGS)
 		mf_note_transition(rel, table, key_attnum, trigdata->tg_newtable);
 		mf_note_transition(rel, table, key_attnum, trigdata->tg_oldtable);
 	}
-	CacheInvalidateRelcache(rel);
+	mf_signal_readers(table, RelationGetRelid(rel));
 	MfCacheNoteWrite();
 	return PointerGetDatum(NULL);
 }

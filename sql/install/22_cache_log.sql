@@ -31,3 +31,20 @@ CREATE TABLE modelflags._cache_log (
 CREATE INDEX _cache_log_txid_idx ON modelflags._cache_log (txid);
 COMMENT ON TABLE modelflags._cache_log IS
     'internal: the names each committed transaction changed, for the routing caches of every backend';
+
+/*
+ * The signals.  A writer tells the other backends "look at the log" with a
+ * relcache invalidation (src/cache.c, "Why A3 can be decided cheaply"): of
+ * _cache_signal_actors when it changed flag_actors, of _cache_signal for
+ * every other table.  Not of the table it changed: every reader would then
+ * rebuild that table's relcache entry (its columns, indexes and a dozen
+ * triggers) at its next read, which was about 40% of the cost of applying
+ * a one-row change.  No one opens these sequences, so their invalidations
+ * cost a reader only the count its callback keeps.  They hold no data.
+ */
+CREATE SEQUENCE modelflags._cache_signal;
+CREATE SEQUENCE modelflags._cache_signal_actors;
+COMMENT ON SEQUENCE modelflags._cache_signal IS
+    'internal: invalidated by writers of the configuration tables, to tell every backend''s routing cache to look at _cache_log; never used as a sequence';
+COMMENT ON SEQUENCE modelflags._cache_signal_actors IS
+    'internal: invalidated by writers of flag_actors, to tell every backend''s routing cache to look at _cache_log; never used as a sequence';
