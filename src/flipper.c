@@ -163,7 +163,9 @@ mf_flipper_source(Snapshot snap, MfFlipperSource *src)
 	memset(src, 0, sizeof(*src));
 	if (!OidIsValid(relid))
 		return false;			/* an extension still at 1.0 */
-	rel = table_open(relid, AccessShareLock);
+	rel = try_table_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;			/* dropped since the lookup (DROP EXTENSION) */
 	slot = table_slot_create(rel, NULL);
 	scan = table_beginscan(rel, snap, 0, NULL);
 	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
@@ -502,8 +504,8 @@ modelflags_note_flipper(PG_FUNCTION_ARGS)
 		deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	mf_changelog_log_now(flags, MF_FLAGS, names ? elems : NULL, names ? nulls : NULL, n);
 	mf_changelog_log_now(actors, MF_FLAG_ACTORS, names ? elems : NULL, names ? nulls : NULL, n);
-	CacheInvalidateRelcacheByRelid(flags);
-	CacheInvalidateRelcacheByRelid(actors);
+	mf_signal_readers(MF_FLAGS, flags);
+	mf_signal_readers(MF_FLAG_ACTORS, actors);
 	MfCacheNoteWrite();
 	PG_RETURN_VOID();
 }

@@ -506,15 +506,16 @@ mf_settings_load(void)
 	MemoryContext cxt;
 	MfStrMap	map;
 	MfSettingsRow *rows = NULL;
+	Relation	rel;
 	int			nrows = 0,
 				cap = 0;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "modelflags breaker settings",
 								ALLOCSET_SMALL_SIZES);
 	mf_strmap_init(&map, 16, mf_settings_alloc, cxt);
-	if (OidIsValid(relid))
+	/* dropped since the lookup (a concurrent DROP EXTENSION): no settings */
+	if (OidIsValid(relid) && (rel = try_table_open(relid, AccessShareLock)) != NULL)
 	{
-		Relation	rel = table_open(relid, AccessShareLock);
 		TupleDesc	desc = RelationGetDescr(rel);
 		AttrNumber	att[MF_NSETTINGS_COLS];
 		Snapshot	snap;
