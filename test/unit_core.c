@@ -23,66 +23,9 @@
 #include "rollout.h"
 #include "strmap.h"
 
-static const char *label = "";
-static int	n_pass;
-static int	n_fail;
-static int	cur_fail;
-
-#define EXPECT(cond) \
-	do { \
-		if (!(cond)) \
-		{ \
-			cur_fail++; \
-			printf("#   %s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-		} \
-	} while (0)
-
-#define EXPECT_U(got, want) \
-	do { \
-		unsigned long long g_ = (unsigned long long) (got); \
-		unsigned long long w_ = (unsigned long long) (want); \
-		if (g_ != w_) \
-		{ \
-			cur_fail++; \
-			printf("#   %s:%d: %s is %llu, expected %llu\n", __FILE__, __LINE__, #got, g_, w_); \
-		} \
-	} while (0)
-
-#define EXPECT_I(got, want) \
-	do { \
-		long long g_ = (long long) (got); \
-		long long w_ = (long long) (want); \
-		if (g_ != w_) \
-		{ \
-			cur_fail++; \
-			printf("#   %s:%d: %s is %lld, expected %lld\n", __FILE__, __LINE__, #got, g_, w_); \
-		} \
-	} while (0)
-
-static void
-run(const char *name, void (*fn) (void))
-{
-	cur_fail = 0;
-	fn();
-	if (cur_fail == 0)
-		n_pass++;
-	else
-		n_fail++;
-	printf("%s: unit_core %s%s%s\n", cur_fail ? "FAIL" : "PASS", label, *label ? " " : "", name);
-	fflush(stdout);
-}
-
-/* A small deterministic generator (xorshift64*), so every run tests the same cases. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint32_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t) ((rng_state * 2685821657736338717ull) >> 32);
-}
+#define UNIT_NAME "unit_core"
+#define UNIT_RNG_SEED 0x9E3779B97F4A7C15ull
+#include "unit.h"
 
 static uint32_t
 crc_str(const char *s)
@@ -1701,8 +1644,7 @@ test_rollout_cutoff_matches_flipper_float(void)
 int
 main(int argc, char **argv)
 {
-	if (argc > 1)
-		label = argv[1];
+	unit_begin(argc, argv);
 
 	run("crc32 known vectors", test_crc32_vectors);
 	run("crc32 every length and alignment", test_crc32_every_length_and_alignment);
@@ -1733,6 +1675,5 @@ main(int argc, char **argv)
 	run("strmap random keys against a reference", test_strmap_random_against_reference);
 	run("strmap keys with equal hashes", test_strmap_hash_collisions);
 
-	printf("# unit_core%s%s: %d passed, %d failed\n", *label ? " " : "", label, n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return unit_end();
 }

@@ -20,65 +20,9 @@
 
 #include "breaker.h"
 
-static const char *label = "";
-static int	n_pass;
-static int	n_fail;
-static int	cur_fail;
-
-#define EXPECT(cond) \
-	do { \
-		if (!(cond)) \
-		{ \
-			cur_fail++; \
-			printf("#   %s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-		} \
-	} while (0)
-
-#define EXPECT_I(got, want) \
-	do { \
-		long long g_ = (long long) (got); \
-		long long w_ = (long long) (want); \
-		if (g_ != w_) \
-		{ \
-			cur_fail++; \
-			printf("#   %s:%d: %s is %lld, expected %lld\n", __FILE__, __LINE__, #got, g_, w_); \
-		} \
-	} while (0)
-
-#define EXPECT_NEAR(got, want, tol) \
-	do { \
-		double g_ = (got); \
-		double w_ = (want); \
-		if (!(fabs(g_ - w_) <= (tol))) \
-		{ \
-			cur_fail++; \
-			printf("#   %s:%d: %s is %g, expected %g (+/- %g)\n", __FILE__, __LINE__, #got, g_, w_, (double) (tol)); \
-		} \
-	} while (0)
-
-static void
-run(const char *name, void (*fn) (void))
-{
-	cur_fail = 0;
-	fn();
-	if (cur_fail == 0)
-		n_pass++;
-	else
-		n_fail++;
-	printf("%s: unit_health %s%s%s\n", cur_fail ? "FAIL" : "PASS", label, *label ? " " : "", name);
-	fflush(stdout);
-}
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static uint32_t
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t) ((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
+#define UNIT_NAME "unit_health"
+#define UNIT_RNG_SEED 0x2545F4914F6CDD1Dull
+#include "unit.h"
 
 #define SEC INT64_C(1000000)
 
@@ -791,8 +735,7 @@ test_random_invariants(void)
 int
 main(int argc, char **argv)
 {
-	if (argc > 1)
-		label = argv[1];
+	unit_begin(argc, argv);
 
 	run("outcome names, and which count against the model", test_outcomes);
 	run("latency bins", test_latency_bins);
@@ -810,6 +753,5 @@ main(int argc, char **argv)
 	run("forced open and forced closed", test_overrides);
 	run("random reports and admissions keep the invariants", test_random_invariants);
 
-	printf("# unit_health%s%s: %d passed, %d failed\n", *label ? " " : "", label, n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return unit_end();
 }
