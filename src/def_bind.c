@@ -881,6 +881,31 @@ bind_feature(Parser *P, const DefNode *map, DefFeature *f, int index)
 		missing_key(P, map, "feature", "name");
 }
 
+/*
+ * One top-level list of our format: each item a mapping, bound in order by
+ * binder into doc->arr (doc->count of them).  A macro, as the four lists
+ * hold four element types.
+ */
+#define BIND_LIST(table, arr, count, what, binder) \
+	do { \
+		doc->has_section[table] = true; \
+		if (want_list(P, v, k) && n) \
+		{ \
+			doc->arr = pzalloc(P, sizeof(*doc->arr) * n); \
+			for (uint32_t j = 0; j < n; j++) \
+			{ \
+				size_t		o2 = path_index(P, j); \
+\
+				if (want_map(P, v->items[j], what)) \
+				{ \
+					binder(P, v->items[j], &doc->arr[doc->count], doc->count); \
+					doc->count++; \
+				} \
+				path_restore(P, o2); \
+			} \
+		} \
+	} while (0)
+
 /* Our format: providers, models, flags and features, each a list. */
 static void
 bind_modelflags(Parser *P, const DefNode *root)
@@ -895,73 +920,13 @@ bind_modelflags(Parser *P, const DefNode *root)
 		uint32_t	n = v->kind == DEF_NODE_ARRAY ? v->count : 0;
 
 		if (strcmp(k, "providers") == 0)
-		{
-			doc->has_section[DEF_TABLE_PROVIDERS] = true;
-			if (want_list(P, v, k) && n)
-			{
-				doc->providers = pzalloc(P, sizeof(DefProvider) * n);
-				for (uint32_t j = 0; j < n; j++)
-				{
-					size_t		o2 = path_index(P, j);
-
-					if (want_map(P, v->items[j], "provider"))
-						bind_provider(P, v->items[j], &doc->providers[doc->nproviders], doc->nproviders),
-							doc->nproviders++;
-					path_restore(P, o2);
-				}
-			}
-		}
+			BIND_LIST(DEF_TABLE_PROVIDERS, providers, nproviders, "provider", bind_provider);
 		else if (strcmp(k, "models") == 0)
-		{
-			doc->has_section[DEF_TABLE_MODELS] = true;
-			if (want_list(P, v, k) && n)
-			{
-				doc->models = pzalloc(P, sizeof(DefModel) * n);
-				for (uint32_t j = 0; j < n; j++)
-				{
-					size_t		o2 = path_index(P, j);
-
-					if (want_map(P, v->items[j], "model"))
-						bind_model(P, v->items[j], &doc->models[doc->nmodels], doc->nmodels),
-							doc->nmodels++;
-					path_restore(P, o2);
-				}
-			}
-		}
+			BIND_LIST(DEF_TABLE_MODELS, models, nmodels, "model", bind_model);
 		else if (strcmp(k, "flags") == 0)
-		{
-			doc->has_section[DEF_TABLE_FLAGS] = true;
-			if (want_list(P, v, k) && n)
-			{
-				doc->flags = pzalloc(P, sizeof(DefFlag) * n);
-				for (uint32_t j = 0; j < n; j++)
-				{
-					size_t		o2 = path_index(P, j);
-
-					if (want_map(P, v->items[j], "flag"))
-						bind_flag(P, v->items[j], &doc->flags[doc->nflags], doc->nflags),
-							doc->nflags++;
-					path_restore(P, o2);
-				}
-			}
-		}
+			BIND_LIST(DEF_TABLE_FLAGS, flags, nflags, "flag", bind_flag);
 		else if (strcmp(k, "features") == 0)
-		{
-			doc->has_section[DEF_TABLE_FEATURES] = true;
-			if (want_list(P, v, k) && n)
-			{
-				doc->features = pzalloc(P, sizeof(DefFeature) * n);
-				for (uint32_t j = 0; j < n; j++)
-				{
-					size_t		o2 = path_index(P, j);
-
-					if (want_map(P, v->items[j], "feature"))
-						bind_feature(P, v->items[j], &doc->features[doc->nfeatures], doc->nfeatures),
-							doc->nfeatures++;
-					path_restore(P, o2);
-				}
-			}
-		}
+			BIND_LIST(DEF_TABLE_FEATURES, features, nfeatures, "feature", bind_feature);
 		else
 			complain(P, root->keys[i], DEF_ERR_VALUE,
 					 "A definitions document has providers, models, flags and features; GitLab files are recognised by their own keys.",
