@@ -185,6 +185,16 @@ throughput() {
     local readers=$1 mode=$2 label="r$1_$2" warmed=0 t0 secs i rate wp c0 c1 s0 s1 ts te n tps
     secs=$(( 600 + 6 * PHASE ))
     "$PGBIN/psql" -X -q -c "ALTER SEQUENCE bench.warmed RESTART" -c "DELETE FROM bench.phases WHERE label LIKE '${label}_%'"
+    # Every run starts from the same state: all failover flags off, the
+    # writer at flag 1, so that each write turns one more flag on.  Left as
+    # the previous run left them, some flags would be on while the readers
+    # warm up (they would then never route through that feature's rollout
+    # flag), and a write turning one off would make every reader load that
+    # rollout flag's actor set for the first time — up to 200,000 actors
+    # each — which is a first load, not what a change costs (README,
+    # "Performance").
+    "$PGBIN/psql" -X -q -c "SELECT count(modelflags.set_flag('incident_fail_over_f' || i, false, note => 'bench: failover flags off')) FROM generate_series(1, 1000) i" \
+        -c "ALTER SEQUENCE bench.write_seq RESTART" >/dev/null
     t0=$(date +%s)
     PGOPTIONS=$(mode_opts "$mode") "$PGBIN/pgbench" -n -M prepared -c "$readers" -j 2 -T "$secs" -D warm=0 \
         -P 1 --progress-timestamp -f "$work/readers.sql" > "$work/pgbench_$label.out" 2>&1 &

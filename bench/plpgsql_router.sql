@@ -21,7 +21,7 @@
  *      when its model is disabled or its provider unavailable; the first
  *      applying, unskipped route wins.  Same result row as modelflags.model_for
  *      (model, provider, params = model params || route params, flag, gate,
- *      position, skipped); no route → ERROR MF001, unknown feature → 42704.
+ *      position, skipped, degraded); no route → ERROR MF001, unknown feature → 42704.
  *
  * Each lookup is one indexed SQL query (flags by name, flag_actors by
  * (flag, actor), routes by (feature, position) joined to models and
@@ -135,7 +135,7 @@ LANGUAGE sql RETURN bench_plpgsql.flag_gate(flag_name, actor_id) IS NOT NULL;
 CREATE FUNCTION bench_plpgsql.model_for(feature text, actor text DEFAULT NULL,
                                         OUT model text, OUT provider text, OUT params jsonb,
                                         OUT flag text, OUT gate text, OUT "position" integer,
-                                        OUT skipped integer)
+                                        OUT skipped integer, OUT degraded boolean)
 RETURNS record
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -144,6 +144,7 @@ DECLARE
     g text;
 BEGIN
     skipped := 0;
+    degraded := false;          -- no model health in the baseline
     FOR r IN SELECT rt.position AS pos, rt.flag AS flag_name, rt.model AS model_name,
                     m.params || rt.params AS merged, m.enabled AS model_enabled,
                     m.provider AS provider_name, p.available AS provider_available

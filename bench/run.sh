@@ -134,13 +134,13 @@ cat > "$work/select1.sql" <<'EOF'
 \set uid random(1, 5000000)
 SELECT 1;
 EOF
-# The same seven columns as a constant, with the same actor parameter: what
+# The same eight columns as a constant, with the same actor parameter: what
 # any implementation of model_for costs at the least.
 cat > "$work/constrow.sql" <<'EOF'
 \set uid random(1, 5000000)
 SELECT * FROM (VALUES ('claude_sonnet_4_20250514'::text, 'anthropic'::text,
     '{"model": "claude-sonnet-4-20250514", "timeout": 60, "max_tokens": 2048, "max_retries": 1, "temperature": 0.0}'::jsonb,
-    NULL::text, 'default'::text, 2, 0)) AS v(model, provider, params, flag, gate, "position", skipped)
+    NULL::text, 'default'::text, 2, 0, false)) AS v(model, provider, params, flag, gate, "position", skipped, degraded)
  WHERE 'User:' || :uid <> '';
 EOF
 cat > "$work/mf_tiny.sql" <<'EOF'
@@ -357,7 +357,7 @@ echo
 echo "| measure | modelflags | baseline (PL/pgSQL router) | ratio | goal | met? |"
 echo "|---|---|---|---|---|---|"
 echo "| pgbench tps, tiny set (SELECT 1: $(grp "${R[tps_select1_tiny]}") tps) | $(tps_cell mf tiny) | $(tps_cell pl tiny) | $(fmt "$(calc "${R[tps_mf_tiny]} / ${R[tps_pl_tiny]}")" 1)× | ≥ 0.90× SELECT 1 | $(ok "${R[rt_mf_tiny]} >= 0.9") |"
-echo "| … CPU per transaction, server + pgbench (SELECT 1: $(fmt "${R[cpu_select1_tiny]}" 1) µs; the same 7 columns as a constant, with the actor parameter: $(cpu_cell constrow tiny)) | $(cpu_cell mf tiny) | $(cpu_cell pl tiny) | $(fmt "$(calc "${R[cpu_pl_tiny]} / ${R[cpu_mf_tiny]}")" 1)× | ≥ 0.90× SELECT 1 | $(ok "${R[rc_mf_tiny]} >= 0.9") |"
+echo "| … CPU per transaction, server + pgbench (SELECT 1: $(fmt "${R[cpu_select1_tiny]}" 1) µs; the same 8 columns as a constant, with the actor parameter: $(cpu_cell constrow tiny)) | $(cpu_cell mf tiny) | $(cpu_cell pl tiny) | $(fmt "$(calc "${R[cpu_pl_tiny]} / ${R[cpu_mf_tiny]}")" 1)× | ≥ 0.90× SELECT 1 | $(ok "${R[rc_mf_tiny]} >= 0.9") |"
 echo "| µs per call in-backend, tiny set | $(fmt "${R[us_mf_tiny]}" 3) | $(fmt "${R[us_pl_tiny]}" 1) | $(fmt "$x_tiny" 0)× | ≤ 1 µs, ≥ 30× | $(ok "${R[us_mf_tiny]} <= 1 && $x_tiny >= 30") |"
 echo "| pgbench tps, large set, random feature (SELECT 1: $(grp "${R[tps_select1_large]}") tps) | $(tps_cell mf large) | $(tps_cell pl large) | $(fmt "$(calc "${R[tps_mf_large]} / ${R[tps_pl_large]}")" 1)× | ≥ 0.90× SELECT 1 | $(ok "${R[rt_mf_large]} >= 0.9") |"
 echo "| … CPU per transaction (SELECT 1: $(fmt "${R[cpu_select1_large]}" 1) µs) | $(cpu_cell mf large) | $(cpu_cell pl large) | $(fmt "$(calc "${R[cpu_pl_large]} / ${R[cpu_mf_large]}")" 1)× | ≥ 0.90× SELECT 1 | $(ok "${R[rc_mf_large]} >= 0.9") |"
