@@ -241,8 +241,8 @@ BEGIN
 END \$\$" >"$work/poller.out" 2>&1 &
 poller=$!
 sleep 1
-"$PGBIN/psql" -X -q -At -c "SELECT 'reporter_done_at=' || max(t) FROM (SELECT modelflags.report('code_generations',
-        'claude_sonnet_4_20250514', 'error', 1200), extract(epoch FROM clock_timestamp()) AS t FROM generate_series(1, 5)) s" \
+"$PGBIN/psql" -X -q -At -c "SELECT 'reporter_done_at=' || max(t) FROM (SELECT extract(epoch FROM clock_timestamp()) AS t,
+        modelflags.report('code_generations', 'claude_sonnet_4_20250514', 'error', 1200) FROM generate_series(1, 5)) s" \
     >"$work/reporter.out" 2>&1
 wait $poller
 done_at=$(sed -n 's/^reporter_done_at=//p' "$work/reporter.out")
@@ -250,7 +250,7 @@ rerouted_at=$(sed -n 's/.*poller_rerouted_at=\([0-9.]*\).*/\1/p' "$work/poller.o
 R[us_reroute_other]=$(calc "($rerouted_at - $done_at) * 1e6")
 psqlq -c "SELECT modelflags.health_reset()" >/dev/null
 log "  same session: rerouted after report ${R[reports_to_reroute]} (the 5th crosses the threshold); that report ${R[us_crossing_report]} µs, the rerouted model_for ${R[us_rerouted_call]} µs"
-log "  other session: first rerouted answer $(fmt "${R[us_reroute_other]}" 0) µs after the crossing report's clock read"
+log "  other session: first rerouted answer $(fmt "${R[us_reroute_other]}" 0) µs after the crossing report began"
 
 # ---- the table
 cat <<EOF
@@ -273,7 +273,7 @@ cat <<EOF
 | reports until model_for routes around a failing model (5 in a row open it) | ${R[reports_to_reroute]} | | | the next call after the 5th | $([ "${R[reports_to_reroute]}" = 5 ] && echo yes || echo "**no**") |
 | … µs of the crossing report (it queues the transition and wakes the recorder), same session | ${R[us_crossing_report]} | | | (report) | |
 | … µs of the next model_for, which routes around the model | ${R[us_rerouted_call]} | | | (report) | |
-| … µs from the crossing report's clock read to another session's first rerouted answer (a session polling model_for) | $(fmt "${R[us_reroute_other]}" 0) | | | (report) | |
+| … µs from the start of the crossing report to another session's first rerouted answer (a session polling model_for) | $(fmt "${R[us_reroute_other]}" 0) | | | (report) | |
 
 How each figure is taken: pgbench rows are medians over ${ROUNDS} interleaved rounds of ${SECS} s
 (\`-M prepared -c 2 -j 2\`), the ratio being the median of each round's ratio to \`SELECT 1\` (or to
