@@ -28,8 +28,8 @@ top=$(pwd)
 SECS=${BENCH_SECONDS:-8}
 ROUNDS=${BENCH_ROUNDS:-3}
 PGBIN=/usr/lib/postgresql/15/bin
+. bench/lib.sh
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 if [ -z "${MODELFLAGS_BENCH_INSIDE:-}" ]; then
     bash test/install-deps.sh
@@ -48,24 +48,6 @@ chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 declare -A R
 
-psqlq() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-collect() {
-    local out line
-    out=$(PGOPTIONS='-c jit=off' "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@" 2>&1) \
-        || { echo "$out" >&2; echo "psql failed" >&2; exit 1; }
-    while IFS= read -r line; do
-        if [[ $line =~ ^([a-z0-9_]+)=(.*)$ ]]; then
-            R[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-        elif [ -n "$line" ]; then
-            echo "    $line" >&2
-        fi
-    done <<< "$out"
-}
-calc() { awk "BEGIN { printf \"%s\", $* }" </dev/null; }
-fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'; }
-grp() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = "";
-        for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," }
-        print o }'; }
 yes_no() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { r = (op == ">=") ? (a >= b) : (a <= b); print r ? "yes" : "**no**" }'; }
 
 # breaker on|off: modelflags.breaker for new sessions (a SIGHUP setting).

@@ -20,6 +20,7 @@
 # INC_FLIPS (10) measured failover flips per mode, INC_MEMORY_STEPS (200,500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 : "${PGBIN:?run by bench/run.sh}"
 PHASE=${INC_PHASE_SECONDS:-8}
 FLIPS=${INC_FLIPS:-10}
@@ -34,7 +35,6 @@ declare -A R
 pgb_pid=
 probe_pid=
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 cleanup() {
     local p
     for p in $pgb_pid $probe_pid; do
@@ -43,19 +43,6 @@ cleanup() {
     done
 }
 trap cleanup EXIT
-# collect [PSQL ARGS]: lines "key=value" go into R, the others to stderr.
-collect() {
-    local out line
-    out=$(PGOPTIONS="${PGOPTIONS:-} -c jit=off" "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@" 2>&1) \
-        || { echo "$out" >&2; echo "psql failed" >&2; exit 1; }
-    while IFS= read -r line; do
-        if [[ $line =~ ^([a-z0-9_]+)=(.*)$ ]]; then
-            R[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-        elif [ -n "$line" ]; then
-            echo "    $line" >&2
-        fi
-    done <<< "$out"
-}
 # collect_kv PROGRAM...: its key=value lines, prefixed, into R.
 collect_kv() {
     local prefix=$1 line; shift
@@ -63,12 +50,6 @@ collect_kv() {
         [[ $line =~ ^([a-z0-9_]+)=(.*)$ ]] && R[${prefix}${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
     done < <("$@")
 }
-calc() { awk "BEGIN { printf \"%s\", $* }" </dev/null; }
-fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'; }
-grp() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = "";
-        for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," }
-        print o }'; }
-ok() { awk "BEGIN { exit !($*) }" </dev/null && echo yes || echo "**no**"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mode_name() { [ "$1" = inc ] && echo "incremental" || echo "full rebuild (off)"; }
 mode_opts() { [ "$1" = inc ] && echo "" || echo "$OFF"; }

@@ -35,8 +35,8 @@ ROUNDS=${BENCH_ROUNDS:-3}
 PARTS=${BENCH_PARTS:-base incremental}
 PGROOT=${BENCH_PGROOT:-/tmp/modelflags-bench-pg}
 started=$(date +%s)
+. bench/lib.sh
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 bash test/install-deps.sh          # the suite's installer: one list of packages
@@ -97,28 +97,7 @@ export PGHOST=$srv PGPORT=5439 PGUSER=postgres PGDATABASE=postgres PGBIN
 # ---------------------------------------------------------------- measurements
 work=$(mktemp -d /tmp/modelflags-bench.XXXXXX)
 chmod 755 "$work"
-declare -A R                  # results: key -> value
-
-psqlq() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-# collect: runs psql -At (on stdin or -c/-f); lines "key=value" go into R,
-# the others to stderr; a failure stops the benchmark.
-collect() {
-    local out line
-    out=$(PGOPTIONS='-c jit=off' "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@" 2>&1) \
-        || { echo "$out" >&2; echo "psql failed" >&2; exit 1; }
-    while IFS= read -r line; do
-        if [[ $line =~ ^([a-z0-9_]+)=(.*)$ ]]; then
-            R[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-        elif [ -n "$line" ]; then
-            echo "    $line" >&2
-        fi
-    done <<< "$out"
-}
-calc() { awk "BEGIN { printf \"%s\", $* }" </dev/null; }
-fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'; }
-grp() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = "";
-        for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," }
-        print o }'; }
+declare -A R                  # results: key -> value (bench/lib.sh's collect)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 log "server: $("$PGBIN/psql" -X -At -c 'SELECT version()')"
@@ -335,7 +314,6 @@ fi
 
 # ---------------------------------------------------------------- the table
 if part base; then
-ok() { awk "BEGIN { exit !($*) }" </dev/null && echo yes || echo "**no**"; }
 mb() { fmt "$(calc "$1 / 1048576")" 2; }
 # pgbench rows: tps ratio to SELECT 1 (median of rounds), and the same ratio from CPU per transaction.
 for set in tiny large; do
