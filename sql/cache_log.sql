@@ -82,26 +82,40 @@ SELECT builds - :b0 AS new_builds, last_refresh, last_refresh_reason FROM modelf
 SELECT modelflags.detach_flipper();
 DROP TABLE public.cl_flipper_gates, public.cl_flipper_features;
 
--- Each delta's memory is counted: a state patched again and again (here
--- 1,500 flips, each read by the next transaction as a delta) is rebuilt in
--- full once what the deltas allocated passes half of what the build did
--- (at least 1 MB), and says why; between those builds, every refresh is a
--- delta.  A procedure: each flip and each read is a transaction of its own.
-CREATE TEMP TABLE cl_refreshes (how text, why text);
-CREATE PROCEDURE pg_temp.cl_flip_and_read(n int) LANGUAGE plpgsql AS $$
+-- Each delta's memory is counted: a state patched again and again is
+-- rebuilt in full once what the deltas allocated passes half of what the
+-- build did (at least 1 MB), and says why; between those builds, every
+-- refresh is a delta.  A flag flip allocates nothing (the state's copy of
+-- the snapshot is reused): 1,500 flips are 1,500 deltas and no build.  A
+-- changed route compiles its feature's routes anew, in new memory: 1,500
+-- of them pass the bound.  A procedure: each change and each read is a
+-- transaction of its own.
+CREATE TEMP TABLE cl_refreshes (what text, how text, why text);
+CREATE PROCEDURE pg_temp.cl_change_and_read(what text, n int) LANGUAGE plpgsql AS $$
 BEGIN
     FOR i IN 1..n LOOP
-        UPDATE modelflags.flags SET enabled = (i % 2 = 0) WHERE name = 'modelflags_only';
+        IF what = 'flip' THEN
+            UPDATE modelflags.flags SET enabled = (i % 2 = 0) WHERE name = 'modelflags_only';
+        ELSE
+            UPDATE modelflags.routes SET model = CASE WHEN i % 2 = 0 THEN 'claude' ELSE 'claude_vertex' END
+             WHERE feature = 'code_generations' AND position = 2;
+        END IF;
         COMMIT;
         PERFORM modelflags.model_for('code_generations', 'User:1');
-        INSERT INTO cl_refreshes SELECT last_refresh, last_refresh_reason FROM modelflags.cache_info();
+        INSERT INTO cl_refreshes SELECT what, last_refresh, last_refresh_reason FROM modelflags.cache_info();
         COMMIT;
     END LOOP;
 END $$;
 SELECT model FROM modelflags.model_for('code_generations', 'User:1');  -- after detach_flipper's full change
 SELECT patches AS p0 FROM modelflags.cache_info() \gset
-CALL pg_temp.cl_flip_and_read(1500);
-SELECT how, why, count(*) > 0 AS seen FROM cl_refreshes GROUP BY how, why ORDER BY how, why;
+CALL pg_temp.cl_change_and_read('flip', 1500);
+SELECT how, why, count(*) AS refreshes FROM cl_refreshes GROUP BY how, why ORDER BY how, why;
+SELECT (SELECT patches FROM modelflags.cache_info()) - :p0 AS deltas;
+SELECT patches AS p0 FROM modelflags.cache_info() \gset
+CALL pg_temp.cl_change_and_read('route', 1500);
+SELECT how, why, count(*) > 0 AS seen FROM cl_refreshes WHERE what = 'route' GROUP BY how, why ORDER BY how, why;
 SELECT count(*) FILTER (WHERE how = 'build') BETWEEN 1 AND 3 AS a_few_builds,
        (SELECT patches FROM modelflags.cache_info()) - :p0 >= 1497 AS the_rest_deltas
-  FROM cl_refreshes;
+  FROM cl_refreshes WHERE what = 'route';
+-- The route's model as the last change left it (1,500: even, claude).
+SELECT model FROM modelflags.routes WHERE feature = 'code_generations' AND position = 2;

@@ -69,3 +69,37 @@ DELETE FROM modelflags.routes WHERE model IS NULL;
 ALTER TABLE modelflags.routes ENABLE TRIGGER routes_validate;
 ALTER TABLE modelflags.routes ALTER COLUMN model SET NOT NULL;
 SELECT model, position, skipped FROM modelflags.model_for('code_generations', 'User:1');
+
+-- The readers keep each table's attribute numbers until a relcache
+-- invalidation of that table says to look again.  A column dropped and
+-- added again gets a new number: inside the transaction that did it, the
+-- new column is read; after the ROLLBACK the old one is, on the delta path
+-- of the next transactions (a kept number from the rolled-back table would
+-- read past its last column).
+UPDATE modelflags.flags SET enabled = true, percentage_of_time = NULL WHERE name = 'sometimes';
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+BEGIN;
+UPDATE modelflags.providers SET available = false WHERE name = 'vertex_ai';
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+ALTER TABLE modelflags.providers DROP COLUMN available;
+ALTER TABLE modelflags.providers ADD COLUMN available boolean NOT NULL DEFAULT true;
+SELECT count(*) AS columns_after_available FROM pg_attribute
+ WHERE attrelid = 'modelflags.providers'::regclass AND attnum > (
+       SELECT attnum FROM pg_attribute WHERE attrelid = 'modelflags.providers'::regclass AND attname = 'name');
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+UPDATE modelflags.providers SET available = false WHERE name = 'vertex_ai';
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+ROLLBACK;
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+UPDATE modelflags.providers SET available = false WHERE name = 'vertex_ai';
+SELECT model, last_refresh FROM modelflags.model_for('code_generations', 'User:1'), modelflags.cache_info();
+UPDATE modelflags.providers SET available = true WHERE name = 'vertex_ai';
+SELECT model, last_refresh FROM modelflags.model_for('code_generations', 'User:1'), modelflags.cache_info();
+
+-- A renamed column, in a transaction rolled back: refused by name inside,
+-- read again after.
+BEGIN;
+ALTER TABLE modelflags.providers RENAME COLUMN available TO up;
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');
+ROLLBACK;
+SELECT model FROM modelflags.model_for('code_generations', 'User:1');

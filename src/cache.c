@@ -182,6 +182,7 @@ static LocalTransactionId mf_wrote_lxid = InvalidLocalTransactionId;
 static void
 mf_relcache_callback(Datum arg, Oid relid)
 {
+	mf_schema_forget(relid);
 	if (relid == InvalidOid)
 	{
 		mf_inval_count++;
@@ -246,6 +247,7 @@ MfCacheInit(void)
 							 0,
 							 NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(mf_relcache_callback, (Datum) 0);
+	mf_open_tables_init();
 	RegisterXactCallback(mf_xact_callback, NULL);
 }
 

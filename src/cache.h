@@ -97,6 +97,8 @@ typedef struct MfCache
 	Oid			flag_actors_relid;
 	Oid			flag_actors_pkey;
 	SnapshotData snapshot;		/* what it was read with (visibility only) */
+	int			snapshot_xip_cap;	/* room in snapshot.xip, snapshot.subxip */
+	int			snapshot_subxip_cap;
 	bool		is_private;		/* built for one transaction's snapshot */
 	int64		builds;			/* how many states this backend had built */
 } MfCache;

@@ -35,6 +35,8 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 
 #include "cache_int.h"
 #include "fault.h"
@@ -99,11 +101,39 @@ mf_lookup(const MfStrMap *map, text *name)
 	return -1;
 }
 
-void
-mf_open_tables(Relation *rels)
+/*
+ * The OIDs of our relations by name, looked up again only after a catalog
+ * change could have changed what a name means: any invalidation of pg_class
+ * or pg_namespace by name (CREATE, DROP, RENAME, SET SCHEMA, anywhere in the
+ * database) moves mf_names_generation, through a syscache callback.  A
+ * refresh after a one-row change then opens the tables without the ten
+ * look-ups by name it took before.
+ */
+Oid			mf_log_oid = InvalidOid;
+Oid			mf_log_index_oid = InvalidOid;
+static uint64 mf_names_generation = 1;
+static uint64 mf_names_looked_up = 0;	/* the generation they were looked up at */
+
+static void
+mf_names_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
+	mf_names_generation++;
+}
+
+void
+mf_open_tables_init(void)
+{
+	CacheRegisterSyscacheCallback(RELNAMENSP, mf_names_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACENAME, mf_names_callback, (Datum) 0);
+}
+
+static void
+mf_look_up_names(void)
+{
+	uint64		generation = mf_names_generation;
 	Oid			nsp = get_namespace_oid("modelflags", true);
 
+	mf_names_looked_up = 0;
 	if (!OidIsValid(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -118,27 +148,49 @@ mf_open_tables(Relation *rels)
 					 errmsg("table \"modelflags.%s\" does not exist", mf_table_names[i]),
 					 errhint("Reinstall the extension: DROP EXTENSION modelflags; CREATE EXTENSION modelflags.")));
 	}
-
 	mf_signal_oid = get_relname_relid("_cache_signal", nsp);
 	mf_signal_actors_oid = get_relname_relid("_cache_signal_actors", nsp);
+	mf_log_oid = get_relname_relid("_cache_log", nsp);
+	mf_log_index_oid = get_relname_relid("_cache_log_txid_idx", nsp);
+	mf_names_looked_up = generation;
+}
 
+void
+mf_open_tables(Relation *rels)
+{
 	/*
 	 * Taking the locks delivers pending invalidations; the OIDs are known to
-	 * the callback first, so none of ours can slip by.  A table dropped
-	 * between the lookup and the lock is "does not exist", as above.
+	 * the relcache callback first, so none of ours can slip by.  If one of
+	 * them says a name may mean another relation now (or a table is gone),
+	 * look the names up again and lock those: the loop ends once no such
+	 * change arrived while locking.  A table dropped between the look-up
+	 * and the lock is "does not exist", as above.
 	 */
-	for (int i = 0; i < MF_NTABLES; i++)
+	for (;;)
 	{
-		rels[i] = try_table_open(mf_table_oids[i], AccessShareLock);
-		if (rels[i] == NULL)
+		bool		fresh = (mf_names_looked_up != mf_names_generation);
+		uint64		generation;
+		int			opened = 0;
+
+		if (fresh)
+			mf_look_up_names();
+		generation = mf_names_looked_up;
+		for (; opened < MF_NTABLES; opened++)
 		{
-			for (int j = 0; j < i; j++)
-				table_close(rels[j], AccessShareLock);
+			rels[opened] = try_table_open(mf_table_oids[opened], AccessShareLock);
+			if (rels[opened] == NULL)
+				break;
+		}
+		if (opened == MF_NTABLES && mf_names_generation == generation)
+			return;
+		for (int j = 0; j < opened; j++)
+			table_close(rels[j], AccessShareLock);
+		if (opened < MF_NTABLES && fresh)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("table \"modelflags.%s\" does not exist", mf_table_names[i]),
+					 errmsg("table \"modelflags.%s\" does not exist", mf_table_names[opened]),
 					 errdetail("It was dropped while modelflags was reading it.")));
-		}
+		mf_names_looked_up = 0;
 	}
 }
 
@@ -492,22 +544,69 @@ mf_build_flipper(MfBuild *b, Snapshot snap)
 	mf_fault("build:flipper");
 }
 
-/* A copy of snap's visibility data (xmin, xmax, xip, subxip) in cxt. */
-static void
-mf_copy_snapshot(SnapshotData *dst, Snapshot snap, MemoryContext cxt)
+/*
+ * Room for a copy of snap's visibility data: the state's own arrays when
+ * they are large enough, else new ones in cxt with room to spare.  So a
+ * delta that changes nothing else allocates nothing (cache_delta.c).
+ */
+void
+mf_snapshot_room(const MfCache *c, Snapshot snap, MemoryContext cxt, MfSnapshotRoom *room)
 {
-	*dst = *snap;
-	dst->xip = MemoryContextAlloc(cxt, sizeof(TransactionId) * Max(snap->xcnt, 1));
-	memcpy(dst->xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
-	dst->subxip = MemoryContextAlloc(cxt, sizeof(TransactionId) * Max(snap->subxcnt, 1));
+	room->xip = NULL;
+	room->subxip = NULL;
+	room->xip_cap = c->snapshot_xip_cap;
+	room->subxip_cap = c->snapshot_subxip_cap;
+	if (snap->xcnt > c->snapshot_xip_cap || c->snapshot.xip == NULL)
+	{
+		room->xip_cap = Max(snap->xcnt * 2, 16);
+		room->xip = MemoryContextAlloc(cxt, sizeof(TransactionId) * room->xip_cap);
+	}
+	if (snap->subxcnt > c->snapshot_subxip_cap || c->snapshot.subxip == NULL)
+	{
+		room->subxip_cap = Max(snap->subxcnt * 2, 16);
+		room->subxip = MemoryContextAlloc(cxt, sizeof(TransactionId) * room->subxip_cap);
+	}
+}
+
+/*
+ * Makes the state's snapshot a copy of snap, in the room made for it: no
+ * allocation, nothing that can fail.  Returns the bytes of the arrays it
+ * stopped using.
+ */
+int64
+mf_snapshot_store(MfCache *c, Snapshot snap, const MfSnapshotRoom *room)
+{
+	int64		dropped = 0;
+	TransactionId *xip = c->snapshot.xip;
+	TransactionId *subxip = c->snapshot.subxip;
+
+	if (room->xip != NULL)
+	{
+		if (xip != NULL)
+			dropped += sizeof(TransactionId) * c->snapshot_xip_cap;
+		xip = room->xip;
+		c->snapshot_xip_cap = room->xip_cap;
+	}
+	if (room->subxip != NULL)
+	{
+		if (subxip != NULL)
+			dropped += sizeof(TransactionId) * c->snapshot_subxip_cap;
+		subxip = room->subxip;
+		c->snapshot_subxip_cap = room->subxip_cap;
+	}
+	c->snapshot = *snap;
+	c->snapshot.xip = xip;
+	memcpy(xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
+	c->snapshot.subxip = subxip;
 	if (snap->subxcnt > 0)
-		memcpy(dst->subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
-	dst->copied = true;
-	dst->active_count = 0;
-	dst->regd_count = 0;
-	dst->ph_node.first_child = NULL;
-	dst->ph_node.next_sibling = NULL;
-	dst->ph_node.prev_or_parent = NULL;
+		memcpy(subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
+	c->snapshot.copied = true;
+	c->snapshot.active_count = 0;
+	c->snapshot.regd_count = 0;
+	c->snapshot.ph_node.first_child = NULL;
+	c->snapshot.ph_node.next_sibling = NULL;
+	c->snapshot.ph_node.prev_or_parent = NULL;
+	return dropped;
 }
 
 MfCache *
@@ -533,7 +632,12 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"modelflags.flag_actors\" has no primary key"),
 				 errhint("Reinstall the extension: DROP EXTENSION modelflags; CREATE EXTENSION modelflags.")));
-	mf_copy_snapshot(&c->snapshot, snap, cxt);
+	{
+		MfSnapshotRoom room;
+
+		mf_snapshot_room(c, snap, cxt, &room);
+		mf_snapshot_store(c, snap, &room);
+	}
 
 	memset(&b, 0, sizeof(b));
 	b.cache = c;

@@ -110,9 +110,8 @@ mf_palloc_arg(void *arg, size_t size)
 bool
 mf_read_delta(Snapshot since, Snapshot snap, MfDelta *d)
 {
-	Oid			nsp = get_namespace_oid("modelflags", true);
-	Oid			logrelid = OidIsValid(nsp) ? get_relname_relid("_cache_log", nsp) : InvalidOid;
-	Oid			indexid = OidIsValid(nsp) ? get_relname_relid("_cache_log_txid_idx", nsp) : InvalidOid;
+	Oid			logrelid = mf_log_oid;	/* looked up by mf_open_tables */
+	Oid			indexid = mf_log_index_oid;
 	Relation	rel;
 	Relation	index;
 	ScanKeyData key;
@@ -427,7 +426,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	MfNewRoutes *nr;
 	int			new_routes = 0;
 	int			nfeatures_after;
-	SnapshotData snapcopy;
+	MfSnapshotRoom snaproom;
 	bool		availability_changed = false;
 	MfFlipperSource fsrc;
 	const MfColumnId *keycol = mf_log_key_column;
@@ -710,21 +709,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	mf_fault("patch:compile");
 	if (new_routes > 0)
 		mf_cache_reserve_routes(c, c->nroutes + new_routes);
-	{
-		MemoryContext o = MemoryContextSwitchTo(pcxt);
-
-		snapcopy = *snap;
-		snapcopy.xip = palloc(sizeof(TransactionId) * Max(snap->xcnt, 1));
-		memcpy(snapcopy.xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
-		snapcopy.subxip = palloc(sizeof(TransactionId) * Max(snap->subxcnt, 1));
-		if (snap->subxcnt > 0)
-			memcpy(snapcopy.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
-		snapcopy.copied = true;
-		snapcopy.regd_count = 0;
-		snapcopy.active_count = 0;
-		memset(&snapcopy.ph_node, 0, sizeof(snapcopy.ph_node));
-		MemoryContextSwitchTo(o);
-	}
+	mf_snapshot_room(c, snap, pcxt, &snaproom);
 	/* Flag values computed ahead (numeric arithmetic may fail). */
 	for (int k = 0; k < d->nkeys[MF_FLAGS]; k++)
 	{
@@ -738,10 +723,21 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	mf_fault("patch:apply");
 	MemoryContextSwitchTo(old);
 
-	/* ---- apply: nothing below allocates or fails ---- */
-	c->patch_bytes += MemoryContextMemAllocated(pcxt, false);
+	/*
+	 * ---- apply: nothing below allocates or fails ----
+	 *
+	 * A patch that needed no new memory (a flag flipped, a provider down)
+	 * leaves none behind, so flips alone never make the state rebuild for
+	 * the memory its deltas used.
+	 */
 	HOLD_INTERRUPTS();
-	MemoryContextSetParent(pcxt, c->cxt);
+	if (MemoryContextIsEmpty(pcxt))
+		MemoryContextDelete(pcxt);
+	else
+	{
+		c->patch_bytes += MemoryContextMemAllocated(pcxt, false);
+		MemoryContextSetParent(pcxt, c->cxt);
+	}
 
 	/* providers */
 	for (int k = 0; k < d->nkeys[MF_PROVIDERS]; k++)
@@ -942,7 +938,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			}
 		}
 
-	c->snapshot = snapcopy;
+	c->garbage_bytes += mf_snapshot_store(c, snap, &snaproom);
 	c->patches++;
 	RESUME_INTERRUPTS();
 	MemoryContextDelete(scratch);

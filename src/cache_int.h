@@ -44,6 +44,16 @@ extern void mf_push_read_snapshot(void);
  * reader holds no lock past its read.
  */
 extern void mf_open_tables(Relation *rels);
+
+/* Registers what tells mf_open_tables to look the names up again (MfCacheInit). */
+extern void mf_open_tables_init(void);
+
+/*
+ * modelflags._cache_log and its txid index as mf_open_tables last looked
+ * them up (InvalidOid before 1.1).
+ */
+extern Oid	mf_log_oid;
+extern Oid	mf_log_index_oid;
 extern void mf_close_tables(Relation *rels);
 
 /*
@@ -54,6 +64,23 @@ extern void mf_close_tables(Relation *rels);
  * state.  Actor sets are looked up in (and loaded into) sets.
  */
 extern MfCache *mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets);
+
+/*
+ * The state's copy of the snapshot it shows, in two steps so that a patch
+ * can prepare (allocate, may fail) and later apply (cannot fail): room for
+ * snap's arrays, new ones in cxt only when the state's are too small; then
+ * the copy into that room, returning the bytes of arrays no longer used.
+ */
+typedef struct MfSnapshotRoom
+{
+	TransactionId *xip;			/* NULL: the state's own */
+	TransactionId *subxip;
+	int			xip_cap;
+	int			subxip_cap;
+} MfSnapshotRoom;
+
+extern void mf_snapshot_room(const MfCache *c, Snapshot snap, MemoryContext cxt, MfSnapshotRoom *room);
+extern int64 mf_snapshot_store(MfCache *c, Snapshot snap, const MfSnapshotRoom *room);
 
 /*
  * Whether every transaction whose effects old shows is also shown by snap:

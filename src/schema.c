@@ -62,8 +62,63 @@ const MfColumnId mf_log_key_column[MF_NTABLES] = {
 	[MF_ROUTES] = MF_COL_ROUTE_FEATURE,
 };
 
+/*
+ * The attribute numbers last checked, per table: a refresh checks all six
+ * tables before it trusts a delta (about 30 catalog look-ups), so each
+ * table's are kept until a relcache invalidation of that relation (every
+ * ALTER TABLE and DROP sends one, and an aborted one sends it again) or a
+ * reset of the queue says to look again (mf_schema_forget, called from the
+ * cache's relcache callback).  An invalidation that arrives while a check
+ * runs (its catalog reads accept them) leaves the entry unchecked.
+ */
+typedef struct MfCheckedTable
+{
+	Oid			relid;			/* what attnums were read from */
+	bool		valid;			/* no invalidation of relid since */
+	AttrNumber	attnums[MF_NCOLUMNS];
+} MfCheckedTable;
+
+static MfCheckedTable mf_checked[MF_NTABLES];
+static uint64 mf_checked_generation = 0;
+
+void
+mf_schema_forget(Oid relid)
+{
+	for (int t = 0; t < MF_NTABLES; t++)
+		if (relid == InvalidOid || mf_checked[t].relid == relid)
+		{
+			mf_checked[t].valid = false;
+			mf_checked_generation++;
+		}
+}
+
+static void mf_schema_check(Relation rel, MfTableId table, AttrNumber *attnums);
+
 void
 mf_schema_attnums(Relation rel, MfTableId table, AttrNumber *attnums)
+{
+	MfCheckedTable *e = &mf_checked[table];
+	uint64		generation;
+
+	if (e->valid && e->relid == RelationGetRelid(rel))
+	{
+		for (int c = 0; c < MF_NCOLUMNS; c++)
+			if (mf_columns[c].table == table)
+				attnums[c] = e->attnums[c];
+		return;
+	}
+	e->valid = false;
+	e->relid = RelationGetRelid(rel);
+	generation = mf_checked_generation;
+	mf_schema_check(rel, table, attnums);
+	for (int c = 0; c < MF_NCOLUMNS; c++)
+		if (mf_columns[c].table == table)
+			e->attnums[c] = attnums[c];
+	e->valid = (generation == mf_checked_generation);
+}
+
+static void
+mf_schema_check(Relation rel, MfTableId table, AttrNumber *attnums)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 

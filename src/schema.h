@@ -80,6 +80,13 @@ extern const MfColumnId mf_log_key_column[MF_NTABLES];
 extern void mf_schema_attnums(Relation rel, MfTableId table, AttrNumber *attnums);
 
 /*
+ * The answers of mf_schema_attnums are kept per table until this is called
+ * with the table's OID (a relcache invalidation) or InvalidOid (a reset):
+ * the cache's relcache callback calls it for every invalidation.
+ */
+extern void mf_schema_forget(Oid relid);
+
+/*
  * SQL built from the catalogue: a column's name as an identifier, and lists
  * of a table's columns, separated by ", ".  which: all of the table's
  * columns, its key columns or its other ones.  Each item is prefix (e.g.
