@@ -13,6 +13,9 @@ SET client_min_messages = warning;
 SELECT count(modelflags.set_flag('incident_fail_over_f' || i, false, note => 'bench: failover flags start off'))
   FROM generate_series(1, 1000) i;
 
+-- (run again on the same server, e.g. for one part alone, it starts afresh)
+DROP SEQUENCE IF EXISTS bench.write_seq, bench.warmed;
+DROP TABLE IF EXISTS bench.phases;
 CREATE SEQUENCE bench.write_seq MINVALUE 0 START 0;
 -- pgbench readers count their warm-up transaction here (incremental.sh waits for all).
 CREATE SEQUENCE bench.warmed;
@@ -30,7 +33,7 @@ CREATE TABLE bench.phases (
  * opposite of what it is, in its own transaction.  Every feature_N routes
  * through its flag, so every write changes what some reader answers.
  */
-CREATE FUNCTION bench.flip_next() RETURNS void
+CREATE OR REPLACE FUNCTION bench.flip_next() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     f text := 'incident_fail_over_f' || (nextval('bench.write_seq') % 1000 + 1);
@@ -44,7 +47,7 @@ END $$;
  * bursts; a late write is not made up twice over), each committed on its
  * own; records each phase in bench.phases.
  */
-CREATE PROCEDURE bench.writer(label text, rates float8[], secs float8)
+CREATE OR REPLACE PROCEDURE bench.writer(label text, rates float8[], secs float8)
 LANGUAGE plpgsql AS $$
 DECLARE
     r float8;

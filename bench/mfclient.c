@@ -1,6 +1,7 @@
 /*
  * bench/mfclient.c — the client side of bench/incremental.sh (issue 9):
- * failover propagation to many readers, and memory of many idle backends.
+ * the first call after a change (mode "first", below), failover
+ * propagation to many readers, and memory of many idle backends.
  *
  *   mfclient propagate READERS WARMUP FLIPS FEATURE FLAG
  *       READERS connections loop on one prepared model_for(FEATURE, actor)
@@ -568,6 +569,77 @@ memory(const char *steps, const char *query, const char *flip_flag)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ first */
+
+/* The one value of a one-row, one-column result of sql run with param. */
+static char *
+query_value(PGconn *conn, const char *sql, const char *param)
+{
+	const char *params[1] = {param};
+	PGresult   *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+	char	   *v;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		die(sql, conn);
+	v = strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/*
+ * mfclient first REPS WARM QUERY KIND=SQL...
+ *     Two connections: a reader, which runs WARM once, and a writer.  For
+ *     each KIND=SQL, REPS times: the writer runs SQL in a transaction that
+ *     it rolls back (the same work, nothing committed), and the reader
+ *     times one QUERY in the backend (bench.once_ms): base_KIND_I; then the
+ *     writer runs SQL and commits, and the reader times one QUERY again:
+ *     first_KIND_I, and notes how its cache was brought up to date:
+ *     how_KIND.  Both calls follow the same work by another backend on the
+ *     same two cores, so what separates them is what the change costs.
+ */
+static int
+first(int reps, const char *warm, const char *query, int nkinds, char **kinds)
+{
+	PGconn	   *reader = connect_one(NULL);
+	PGconn	   *writer = connect_one(NULL);
+
+	exec_ok(reader, warm);
+	for (int k = 0; k < nkinds; k++)
+	{
+		char	   *eq = strchr(kinds[k], '=');
+		char		kind[64];
+		char	   *how = NULL;
+
+		if (eq == NULL || eq - kinds[k] >= (int) sizeof(kind))
+			die("KIND=SQL expected", NULL);
+		memcpy(kind, kinds[k], eq - kinds[k]);
+		kind[eq - kinds[k]] = '\0';
+		for (int i = 1; i <= reps; i++)
+		{
+			char	   *base;
+			char	   *t;
+
+			exec_ok(writer, "BEGIN");
+			exec_ok(writer, eq + 1);
+			exec_ok(writer, "ROLLBACK");
+			base = query_value(reader, "SELECT bench.once_ms($1)", query);
+			exec_ok(writer, eq + 1);
+			t = query_value(reader, "SELECT bench.once_ms($1)", query);
+			free(how);
+			how = query_value(reader, "SELECT last_refresh || coalesce(' (' || last_refresh_reason || ')', '') "
+							  "FROM modelflags.cache_info()", NULL);
+			printf("base_%s_%d=%s\nfirst_%s_%d=%s\n", kind, i, base, kind, i, t);
+			free(base);
+			free(t);
+		}
+		printf("how_%s=%s\n", kind, how ? how : "");
+		free(how);
+	}
+	PQfinish(reader);
+	PQfinish(writer);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -575,7 +647,10 @@ main(int argc, char **argv)
 		return propagate(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argv[5], argv[6]);
 	if (argc >= 4 && strcmp(argv[1], "memory") == 0)
 		return memory(argv[2], argv[3], argc >= 5 ? argv[4] : NULL);
+	if (argc >= 6 && strcmp(argv[1], "first") == 0)
+		return first(atoi(argv[2]), argv[3], argv[4], argc - 5, argv + 5);
 	fprintf(stderr, "usage: mfclient propagate READERS WARMUP FLIPS FEATURE FLAG\n"
-			"       mfclient memory STEPS QUERY [FLIP_FLAG]\n");
+			"       mfclient memory STEPS QUERY [FLIP_FLAG]\n"
+			"       mfclient first REPS WARM QUERY KIND=SQL...\n");
 	return 2;
 }
