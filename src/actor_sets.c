@@ -415,6 +415,7 @@ mf_load_actor_set(MfCache *c, int flag)
 		mf_strmap_put(&sets->map, 0, key, name_len, sets->count);
 		sets->count++;
 	}
+	mf_note_freed(scratch);
 	MemoryContextDelete(scratch);
 	return set;
 }

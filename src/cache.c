@@ -102,6 +102,8 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
+
 #include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -211,6 +213,33 @@ mf_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
+ * Memory this backend gave back to malloc since it last trimmed: states
+ * replaced, scratch of builds and actor-set loads.  glibc keeps freed heap
+ * pages for reuse, dirty and private to the backend: one that routed every
+ * feature of the benchmark's large set and then sat idle kept about 1 MB of
+ * them.  A transaction that freed 1 MB or more ends with malloc_trim(),
+ * which returns them to the kernel; the next allocation maps them again.
+ */
+static Size mf_freed = 0;
+
+void
+mf_note_freed(MemoryContext cxt)
+{
+	mf_freed += MemoryContextMemAllocated(cxt, true);
+}
+
+static void
+mf_trim_if_worth_it(void)
+{
+	if (mf_freed < 1024 * 1024)
+		return;
+	mf_freed = 0;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/*
  * Transaction end: release the answer snapshot; a private state goes with
  * TopTransactionContext.  Must not fail.
  */
@@ -229,6 +258,7 @@ mf_xact_callback(XactEvent event, void *arg)
 			mf_view.lxid = InvalidLocalTransactionId;
 			mf_view.snapshot = NULL;
 			mf_view.cache = NULL;
+			mf_trim_if_worth_it();
 			break;
 		default:
 			break;
@@ -302,6 +332,7 @@ mf_view_private(const char *why)
 	mf_view.seen = seen;
 	if (old != NULL && old->is_private)
 		MemoryContextDelete(old->cxt);
+	mf_note_freed(fresh->cxt);	/* with TopTransactionContext */
 	mf_note_refresh("private build", why);
 }
 
@@ -377,6 +408,7 @@ mf_view_refresh(void)
 					memset(mf_current->actor_sets, 0, sizeof(MfActorSet *) * mf_current->flags_cap);
 					for (int i = 0; i < mf_current->nflags; i++)
 						mf_current->flags[i].has_actor_rows = -1;
+					mf_note_freed(mf_actor_sets_context(old_sets));
 					MemoryContextDelete(mf_actor_sets_context(old_sets));
 				}
 				mf_current_inval = newest ? inval : 0;
@@ -426,7 +458,11 @@ mf_view_refresh(void)
 	if (mf_current != NULL)
 	{
 		if (mf_current->sets != sets)
+		{
+			mf_note_freed(mf_actor_sets_context(mf_current->sets));
 			MemoryContextDelete(mf_actor_sets_context(mf_current->sets));
+		}
+		mf_note_freed(mf_current->cxt);
 		MemoryContextDelete(mf_current->cxt);
 	}
 	mf_current = fresh;

@@ -163,10 +163,12 @@ mf_open_tables(Relation *rels)
 	 * the relcache callback first, so none of ours can slip by.  If one of
 	 * them says a name may mean another relation now (or a table is gone),
 	 * look the names up again and lock those: the loop ends once no such
-	 * change arrived while locking.  A table dropped between the look-up
-	 * and the lock is "does not exist", as above.
+	 * change arrived while locking (or, under a storm of DDL elsewhere in
+	 * the database, after a few rounds with names just looked up, as 1.0
+	 * always did).  A table dropped between the look-up and the lock is
+	 * "does not exist", as above.
 	 */
-	for (;;)
+	for (int attempt = 0;; attempt++)
 	{
 		bool		fresh = (mf_names_looked_up != mf_names_generation);
 		uint64		generation;
@@ -181,7 +183,7 @@ mf_open_tables(Relation *rels)
 			if (rels[opened] == NULL)
 				break;
 		}
-		if (opened == MF_NTABLES && mf_names_generation == generation)
+		if (opened == MF_NTABLES && (mf_names_generation == generation || (fresh && attempt >= 8)))
 			return;
 		for (int j = 0; j < opened; j++)
 			table_close(rels[j], AccessShareLock);
@@ -761,6 +763,7 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	}
 	mf_fault("build:compile");
 
+	mf_note_freed(scratch);
 	MemoryContextDelete(scratch);
 	return c;
 }

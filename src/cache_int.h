@@ -36,6 +36,12 @@ extern Oid	mf_signal_actors_oid;
  */
 extern void mf_push_read_snapshot(void);
 
+/*
+ * Counts cxt's memory, about to be freed, towards the malloc_trim() at the
+ * end of the transaction (see cache.c).
+ */
+extern void mf_note_freed(MemoryContext cxt);
+
 /* ---- cache_build.c ---- */
 
 /*
