@@ -26,6 +26,7 @@ PHASE=${INC_PHASE_SECONDS:-8}
 FLIPS=${INC_FLIPS:-10}
 MEM_STEPS=${INC_MEMORY_STEPS:-200,500}
 PARTS=${INC_PARTS:-first propagation throughput memory}   # a subset, to look at one part
+RATES="0 1 10 50 0 50 10 1 0"   # writes per second, one phase each (throughput)
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OFF='-c modelflags.incremental_cache=off'
 # logs and outputs stay there (run.sh passes its own log directory)
@@ -124,7 +125,7 @@ fi
 
 # ------------------------------------------------------------------ 2. throughput
 if part throughput; then
-log "9. pgbench readers while one session flips failover flags (phases of ${PHASE}s: 0, 1, 10, 50, 0 writes/s)"
+log "9. pgbench readers while one session flips failover flags (phases of ${PHASE}s: $(echo $RATES | sed 's/ /, /g') writes/s)"
 cat > "$work/readers.sql" <<'EOF'
 \if :warm = 0
 SELECT count(*), nextval('bench.warmed') FROM (SELECT (modelflags.model_for('feature_' || i, 'User:' || i)).model FROM generate_series(1, 1000) i) s;
@@ -169,7 +170,7 @@ cpu_ticks() {
 # seconds, divided by the transactions.
 throughput() {
     local readers=$1 mode=$2 label="r$1_$2" warmed=0 t0 secs i rate wp c0 c1 s0 s1 ts te n tps
-    secs=$(( 600 + 6 * PHASE ))
+    secs=$(( 600 + 12 * PHASE ))
     "$PGBIN/psql" -X -q -c "ALTER SEQUENCE bench.warmed RESTART" -c "DELETE FROM bench.phases WHERE label LIKE '${label}_%'"
     # Every run starts from the same state: all failover flags off, the
     # writer at flag 1, so that each write turns one more flag on.  Left as
@@ -198,7 +199,7 @@ throughput() {
     probe_pid=$!
     sleep 2
     i=0
-    for rate in 0 1 10 50 0; do
+    for rate in $RATES; do
         "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "CALL bench.writer('${label}_$i', '{$rate}', $PHASE)" &
         wp=$!
         sleep 1
@@ -223,14 +224,25 @@ throughput() {
     kill -TERM "$pgb_pid" "$probe_pid" 2>/dev/null || true   # (a background job ignores SIGINT)
     wait "$pgb_pid" "$probe_pid" 2>/dev/null || true
     pgb_pid= probe_pid=
-    # phases 0 and 4 are both 0 writes/s: the baseline is their mean (drift)
-    R[tps_${label}_w0]=$(calc "(${R[tps_${label}_0]} + ${R[tps_${label}_4]}) / 2")
-    R[cpu_${label}_w0]=$(calc "(${R[cpu_${label}_0]} + ${R[cpu_${label}_4]}) / 2")
-    for i in 1 2 3; do
-        w=$(echo "0 1 10 50" | cut -d' ' -f$((i + 1)))
-        R[tps_${label}_w$w]=${R[tps_${label}_$i]}
-        R[cpu_${label}_w$w]=${R[cpu_${label}_$i]}
-        R[wr_${label}_w$w]=${R[writes_${label}_$i]}
+    # Each rate is measured twice, on the way up and on the way down, with
+    # no writes before, between and after: a rate's figure is the mean of
+    # its phases, the baseline the mean of the 0-writes phases, so that a
+    # drift of the machine during the run weighs on both alike.
+    local w j sum_t sum_c sum_w n
+    for w in 0 1 10 50; do
+        sum_t=0 sum_c=0 sum_w=0 n=0 j=0
+        for rate in $RATES; do
+            if [ "$rate" = "$w" ]; then
+                sum_t=$(calc "$sum_t + ${R[tps_${label}_$j]}")
+                sum_c=$(calc "$sum_c + ${R[cpu_${label}_$j]}")
+                sum_w=$(calc "$sum_w + ${R[writes_${label}_$j]}")
+                n=$((n + 1))
+            fi
+            j=$((j + 1))
+        done
+        R[tps_${label}_w$w]=$(calc "$sum_t / $n")
+        R[cpu_${label}_w$w]=$(calc "$sum_c / $n")
+        R[wr_${label}_w$w]=$(calc "$sum_w / $n")
     done
 }
 for readers in ${INC_READERS:-2 50}; do
@@ -291,9 +303,10 @@ echo
 fi
 if part throughput; then
 echo "**Reader throughput under writes**: pgbench -M prepared -j 2, \`model_for('feature_' || random(1, 1000), 'User:' || random(1, 5000000))\`,"
-echo "while one session flips a failover flag (set_flag, N rotating over 1..1000) at a steady rate, ${PHASE}s per rate; tps and"
-echo "its ratio to no writes (mean of the 0-writes phases before and after), and the same ratio from CPU per transaction"
-echo "(server + pgbench; no writes ÷ with writes), which other work on the machine disturbs far less:"
+echo "while one session flips a failover flag (set_flag, N rotating over 1..1000) at a steady rate, in phases of ${PHASE}s at"
+echo "$(echo $RATES | sed 's/ /, /g') writes/s; each rate's figure is the mean of its phases (up and down), the baseline the mean of"
+echo "the three 0-writes phases. tps and its ratio to no writes, and the same ratio from CPU per transaction (server +"
+echo "pgbench; no writes ÷ with writes), which other work on the machine disturbs far less:"
 echo
 echo "| readers | writes/s (done) | incremental tps | × no writes | by CPU | full rebuild (off) tps | × no writes | by CPU | goal: ≥ 0.8× (50 readers, 10 and 50 writes/s) |"
 echo "|---|---|---|---|---|---|---|---|---|"
