@@ -84,11 +84,13 @@
  * Why each backend keeps its own state (issue 9, item 3).  A compiled
  * snapshot in shared memory, built once per change and read by every
  * backend, would take a backend's private memory after routing every
- * feature of the benchmark's large set from 4.6 MB (Private_Dirty; 1.1 MB
- * of it PostgreSQL's own, about 2.4 MB actor sets, 1.5 MB routing state)
- * towards the 2 MB goal, and would spare 500 backends 500 copies.  It is not built, for now, because the private state is what
- * makes SPEC C cheap and exact: a transaction answers from a state that
- * shows exactly its snapshot (A1-A3), kept for the whole transaction,
+ * feature of the benchmark's large set from 4.6 MB (Private_Dirty, 1.1 MB
+ * of it PostgreSQL's own; by memory context, the actor sets allocate about
+ * 2.4 MB and the routing state 1.5 MB) towards the 2 MB goal, and would
+ * spare 500 backends 500 copies.  It is not built, for now, because the
+ * private state is what makes SPEC C cheap and exact: a transaction
+ * answers from a state that shows exactly its snapshot (A1-A3), kept for
+ * the whole transaction,
  * whereas a shared state moves on when any backend applies a change, so
  * every reader would need either versioned states (one per snapshot still
  * answering) or a private fallback for every transaction that began before
@@ -219,7 +221,7 @@ mf_relcache_callback(Datum arg, Oid relid)
  * pages for reuse, dirty and private to the backend: one that routed every
  * feature of the benchmark's large set and then sat idle kept about 1 MB of
  * them.  A transaction that freed 1 MB or more ends with malloc_trim(),
- * which returns them to the kernel, at most once every MF_TRIM_EVERY: the
+ * which returns them to the kernel, at most once every 10 s: the
  * next allocations fault those pages in again, which made a full build
  * right after a trim four times slower on the development machine (24 ms
  * instead of 6), so a backend that rebuilds often (incremental_cache off,
