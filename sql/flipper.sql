@@ -168,5 +168,23 @@ SELECT modelflags.is_enabled('modelflags_only') AS own_gate_on,
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid IN ('public.features'::regclass, 'public.feature_gates'::regclass);
 SELECT modelflags.detach_flipper() AS detached_again;
 
+-- Flipper keys among many flags (found by the SQL fuzzer: a segfault).  The
+-- build marks Flipper's flags in an array that grows by doubling: two keys
+-- naming flags 900 and 901 of 1,002 grew it to 1,802 entries, past the
+-- 1,258 the state keeps, and zeroing "the rest" took a negative length.
+INSERT INTO modelflags.flags (name) SELECT 'many_' || g FROM generate_series(1, 1000) g;
+SELECT features, gates FROM modelflags.attach_flipper('public.features', 'public.feature_gates');
+INSERT INTO public.features (key, created_at, updated_at) VALUES ('many_900', now(), now()), ('many_901', now(), now());
+INSERT INTO public.feature_gates (feature_key, key, value, created_at, updated_at)
+VALUES ('many_901', 'boolean', 'true', now(), now());
+SELECT last_refresh FROM modelflags.cache_info();
+SET modelflags.incremental_cache = off;  -- a full build, with the Flipper marks
+SELECT modelflags.is_enabled('many_900') AS many_900, modelflags.is_enabled('many_901') AS many_901,
+       modelflags.is_enabled('many_1000') AS many_1000;
+SELECT last_refresh, flags >= 1002 AS all_flags FROM modelflags.cache_info();
+RESET modelflags.incremental_cache;
+SELECT modelflags.detach_flipper();
+DELETE FROM modelflags.flags WHERE name LIKE 'many\_%';
+
 DROP FUNCTION regress_util.rollout_ok(text, numeric);
 DROP TABLE public.features, public.feature_gates;

@@ -673,7 +673,11 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	c->flag_flipper = b.flag_flipper
 		? repalloc_huge(b.flag_flipper, sizeof(uint8) * c->flags_cap)
 		: MemoryContextAllocZero(cxt, sizeof(uint8) * c->flags_cap);
-	if (b.flag_flipper)
+	/*
+	 * The marks grew by doubling and may be longer than flags_cap (cut off
+	 * above: past nflags they are all zero); shorter, the rest is zeroed.
+	 */
+	if (b.flag_flipper && b.flipper_n < c->flags_cap)
 		memset(c->flag_flipper + b.flipper_n, 0, c->flags_cap - b.flipper_n);
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
 	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * c->flags_cap);
