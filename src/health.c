@@ -1157,7 +1157,8 @@ mf_report_feature(MfCache *cache, const char *s, size_t len)
 {
 	int32		idx;
 
-	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx))
+	/* A feature deleted since the state's build stays in the map as -1. */
+	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx) && idx >= 0)
 		return idx;
 	if (len > MF_NAME_MAX)
 		ereport(ERROR,

@@ -133,3 +133,17 @@ SELECT entries_here, reports_dropped FROM modelflags.health_status;
 SELECT count(*) AS rows_after_reset FROM modelflags.model_health;
 DELETE FROM modelflags.models WHERE provider = 'spare';
 DELETE FROM modelflags.providers WHERE name = 'spare';
+
+-- A feature deleted by another change after this backend built its state:
+-- the delta leaves its name in the map as "gone", and a report naming it is
+-- "does not exist" (the SQL fuzzer found a segfault here: the gone entry was
+-- taken for a feature index).
+INSERT INTO modelflags.features (name) VALUES ('short_lived');
+INSERT INTO modelflags.routes (feature, position, model) VALUES ('short_lived', 1, 'claude');
+SELECT modelflags.report('short_lived', 'claude', 'ok', 10);
+DELETE FROM modelflags.features WHERE name = 'short_lived';
+SELECT last_refresh FROM modelflags.cache_info();
+SELECT modelflags.report('short_lived', 'claude', 'ok', 10);
+SELECT modelflags.report_batch('[{"feature": "short_lived", "model": "claude", "outcome": "client_error"}]');
+SELECT last_refresh FROM modelflags.cache_info();
+SELECT modelflags.health_reset() >= 0 AS reset;
