@@ -103,6 +103,26 @@ typedef struct MfCache
 	int64		builds;			/* how many states this backend had built */
 } MfCache;
 
+/*
+ * The index of a name in one of the state's maps, or -1 when it is not there
+ * or is gone: a delta leaves a deleted name in the map with the value -1, so
+ * every look-up goes through here rather than reading the map itself.
+ */
+static inline int
+MfCacheIndex(const MfStrMap *map, const char *name, size_t len)
+{
+	int32		idx;
+
+	return mf_strmap_get(map, 0, name, len, &idx) && idx >= 0 ? idx : -1;
+}
+
+/* The same for a text name; NULL is -1. */
+static inline int
+MfCacheIndexText(const MfStrMap *map, const text *name)
+{
+	return name == NULL ? -1 : MfCacheIndex(map, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
 /* This backend's current local transaction id (storage/proc.h). */
 #if PG_VERSION_NUM >= 170000
 #define MF_CURRENT_LXID (MyProc->vxid.lxid)

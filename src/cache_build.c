@@ -89,17 +89,6 @@ mf_percentage(Datum d, bool isnull)
 	return DatumGetInt32(DirectFunctionCall1(numeric_int4, scaled));
 }
 
-/* The map index of a name, or -1. */
-static int
-mf_lookup(const MfStrMap *map, text *name)
-{
-	int32		v;
-
-	if (name != NULL &&
-		mf_strmap_get(map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &v))
-		return v;
-	return -1;
-}
 
 /*
  * The OIDs of our relations by name, looked up again only after a catalog
@@ -343,7 +332,7 @@ mf_row_model(void *state, Datum *v, bool *isnull)
 	m = &c->models[c->nmodels++];
 	m->name = mf_pool_varlena(b, COLV(MF_COL_MODEL_NAME));
 	provider = COLNULL(MF_COL_MODEL_PROVIDER) ? NULL : DatumGetTextPP(COLV(MF_COL_MODEL_PROVIDER));
-	m->provider = mf_lookup(&b->provider_map, provider);
+	m->provider = MfCacheIndexText(&b->provider_map, provider);
 	m->provider_name = provider ? mf_pool_varlena(b, PointerGetDatum(provider)) : NULL;
 	m->enabled = COLNULL(MF_COL_MODEL_ENABLED) ? false : DatumGetBool(COLV(MF_COL_MODEL_ENABLED));
 	m->params = COLNULL(MF_COL_MODEL_PARAMS) ? NULL : mf_pool_varlena(b, COLV(MF_COL_MODEL_PARAMS));
@@ -486,10 +475,10 @@ mf_build_flipper_flag(void *arg, const MfFlipperFlag *ff)
 	MfBuild    *b = arg;
 	MfCache    *c = b->cache;
 	size_t		len = strlen(ff->name);
-	int32		idx;
+	int			idx = MfCacheIndex(&c->flag_map, ff->name, len);
 	MfFlag	   *f;
 
-	if (!mf_strmap_get(&c->flag_map, 0, ff->name, len, &idx) || idx < 0)
+	if (idx < 0)
 	{
 		text	   *name;
 
@@ -693,7 +682,7 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 
 	/* Group the routes by feature, in position order, and compile them. */
 	for (int i = 0; i < b.nraw; i++)
-		b.raw[i].feature_idx = mf_lookup(&c->feature_map, b.raw[i].feature);
+		b.raw[i].feature_idx = MfCacheIndexText(&c->feature_map, b.raw[i].feature);
 	if (b.nraw > 1)
 		qsort(b.raw, b.nraw, sizeof(struct MfRawRoute), mf_sort_raw_routes);
 	c->routes_cap = Max(b.nraw, 1);
@@ -714,10 +703,10 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 		c->nroutes++;
 
 		r->position = raw->position;
-		r->flag = raw->flag ? mf_lookup(&c->flag_map, raw->flag) : -1;
+		r->flag = raw->flag ? MfCacheIndexText(&c->flag_map, raw->flag) : -1;
 		if (raw->flag && r->flag < 0)
 			r->flag = -2;		/* names a flag that does not exist */
-		r->model = mf_lookup(&b.model_map, raw->model);
+		r->model = MfCacheIndexText(&b.model_map, raw->model);
 		m = r->model >= 0 ? &c->models[r->model] : NULL;
 		/* A name found in a map is byte for byte the one kept there: share it. */
 		r->flag_name = r->flag >= 0 ? c->flag_names[r->flag]

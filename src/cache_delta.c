@@ -331,16 +331,6 @@ mf_time_of(const MfRow *r)
 																 NumericGetDatum(int64_to_numeric(MF_PCT_SCALE)))));
 }
 
-static int
-mf_map_index(const MfStrMap *map, text *name)
-{
-	int32		v;
-
-	if (name != NULL &&
-		mf_strmap_get(map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &v))
-		return v;
-	return -1;
-}
 
 static text *
 mf_text_copy(MemoryContext cxt, Datum d)
@@ -463,7 +453,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			const MfStrMap *map = t == MF_PROVIDERS ? &c->provider_map : t == MF_MODELS ? &c->model_map
 				: t == MF_FLAGS ? &c->flag_map : &c->feature_map;
 
-			x->idx = mf_map_index(map, d->keys[t][k]);
+			x->idx = MfCacheIndexText(map, d->keys[t][k]);
 			x->row = mf_read_row(rels[t], (MfTableId) t, keycol[t], d->keys[t][k], snap, scratch);
 			x->gone = !x->row.found;
 			if (t == MF_FLAGS && OidIsValid(c->flipper_features))
@@ -538,7 +528,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	}
 	for (int k = 0; k < d->nkeys[MF_ROUTES]; k++)
 	{
-		int			f = mf_map_index(&c->feature_map, d->keys[MF_ROUTES][k]);
+		int			f = MfCacheIndexText(&c->feature_map, d->keys[MF_ROUTES][k]);
 
 		if (f >= 0)
 			recompile[f] = true;
@@ -634,7 +624,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 				/* The flag: an existing one unless it goes, or a new one. */
 				if (flagname != NULL)
 				{
-					fi = mf_map_index(&c->flag_map, flagname);
+					fi = MfCacheIndexText(&c->flag_map, flagname);
 					for (int k = 0, m = 0; k < d->nkeys[MF_FLAGS]; k++)
 					{
 						MfChange   *x = &ch[MF_FLAGS][k];
@@ -654,7 +644,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 				r->flag = flagname == NULL ? -1 : fi >= 0 ? fi : -2;
 
 				/* The model, as it will be. */
-				mi = mf_map_index(&c->model_map, modelname);
+				mi = MfCacheIndexText(&c->model_map, modelname);
 				if (mi >= 0)
 				{
 					model_enabled = c->models[mi].enabled;
@@ -682,7 +672,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 					{
 						model_enabled = x->row.isnull[MF_COL_MODEL_ENABLED] ? false
 							: DatumGetBool(x->row.v[MF_COL_MODEL_ENABLED]);
-						provider = mf_map_index(&c->provider_map, x->provider_name);
+						provider = MfCacheIndexText(&c->provider_map, x->provider_name);
 						mparams = x->params;
 					}
 				}
@@ -802,7 +792,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			c->models[i].enabled = x->row.isnull[MF_COL_MODEL_ENABLED] ? false
 				: DatumGetBool(x->row.v[MF_COL_MODEL_ENABLED]);
 			c->models[i].provider_name = x->provider_name;
-			c->models[i].provider = mf_map_index(&c->provider_map, x->provider_name);
+			c->models[i].provider = MfCacheIndexText(&c->provider_map, x->provider_name);
 			c->models[i].params = x->params;
 		}
 		availability_changed = true;
@@ -861,7 +851,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	/* actor gates: the changed flags' sets are dropped, to load again */
 	for (int k = 0; k < d->nkeys[MF_FLAG_ACTORS]; k++)
 	{
-		int			i = mf_map_index(&c->flag_map, d->keys[MF_FLAG_ACTORS][k]);
+		int			i = MfCacheIndexText(&c->flag_map, d->keys[MF_FLAG_ACTORS][k]);
 
 		mf_actor_sets_forget(c->sets, d->keys[MF_FLAG_ACTORS][k]);
 		if (i >= 0)

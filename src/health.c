@@ -1155,10 +1155,9 @@ mf_where(void)
 static int
 mf_report_feature(MfCache *cache, const char *s, size_t len)
 {
-	int32		idx;
+	int			idx = MfCacheIndex(&cache->feature_map, s, len);
 
-	/* A feature deleted since the state's build stays in the map as -1. */
-	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx) && idx >= 0)
+	if (idx >= 0)
 		return idx;
 	if (len > MF_NAME_MAX)
 		ereport(ERROR,

@@ -225,8 +225,8 @@ modelflags_is_enabled(PG_FUNCTION_ARGS)
 
 	mf_actor_arg(fcinfo, 1, false, &call);
 	mf_call_init(&call);
-	if (!mf_strmap_get(&call.cache->flag_map, 0, VARDATA_ANY(name),
-					   VARSIZE_ANY_EXHDR(name), &idx) || idx < 0)
+	idx = MfCacheIndexText(&call.cache->flag_map, name);
+	if (idx < 0)
 	{
 		if (!mf_valid_flag_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))
 			mf_invalid_flag_name(name);
@@ -259,11 +259,11 @@ modelflags_rollout_pct(PG_FUNCTION_ARGS)
 static MfCacheFeature *
 mf_feature_arg(MfCache *cache, text *name)
 {
-	int32		idx;
 	const char *s = VARDATA_ANY(name);
 	size_t		len = VARSIZE_ANY_EXHDR(name);
+	int			idx = MfCacheIndex(&cache->feature_map, s, len);
 
-	if (mf_strmap_get(&cache->feature_map, 0, s, len, &idx) && idx >= 0)
+	if (idx >= 0)
 		return &cache->features[idx];
 	mf_name_too_long("feature", s, len);
 	if (!mf_valid_name(s, len))
