@@ -130,6 +130,25 @@ SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_small', 'User:' || s.g
 SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_small', 'User:' || s.g)) AS enabled,
        count(*) AS actors
   FROM (SELECT g FROM regress_util.parallel_rows WHERE g % 2 = 0) s;
+-- The transaction's own changes (A2) in parallel mode: the read snapshot's
+-- command id cannot be moved there by UpdateActiveSnapshotCommandId()
+-- (XX000 "cannot modify commandid in active snapshot during a parallel
+-- operation", found by the SQL fuzzer); the state's own copy is moved.
+-- With force_parallel_mode, a query of PARALLEL RESTRICTED calls alone runs
+-- in parallel mode too.
+BEGIN;
+SELECT modelflags.is_enabled('beta_big', 'User:999999') AS before_insert;
+INSERT INTO modelflags.flag_actors (flag, actor) VALUES ('beta_big', 'User:999999');
+UPDATE modelflags.flags SET enabled = true WHERE name = 'incident_fail_over_generation_provider';
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('beta_big', 'User:' || s.g)) AS enabled,
+       count(*) AS actors, bool_or(modelflags.is_enabled('beta_big', 'User:999999')) AS own_actor
+  FROM (SELECT g FROM regress_util.parallel_rows WHERE g % 2 = 0) s;
+SET LOCAL force_parallel_mode = on;
+SELECT modelflags.is_enabled('beta_big', 'User:999999') AS own_actor;
+SELECT model, position FROM modelflags.model_for('code_generations', 'User:1');
+SELECT flag, applies, decision FROM modelflags.explain('code_generations', 'User:1') WHERE position = 1;
+ROLLBACK;
+SELECT modelflags.is_enabled('beta_big', 'User:999999') AS after_rollback;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;

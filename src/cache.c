@@ -307,8 +307,15 @@ mf_push_read_snapshot(void)
 {
 	Assert(mf_view.snapshot != NULL);
 	PushCopiedSnapshot(mf_view.snapshot);
+
+	/*
+	 * A2: its own changes.  Set on the copy just pushed, which is this
+	 * backend's alone: UpdateActiveSnapshotCommandId() would refuse in
+	 * parallel mode (a query with a Gather node, or force_parallel_mode),
+	 * since it guards a statement's snapshot, which workers share.
+	 */
 	if (mf_wrote_lxid == MF_CURRENT_LXID)
-		UpdateActiveSnapshotCommandId();	/* A2: its own changes */
+		GetActiveSnapshot()->curcid = GetCurrentCommandId(false);
 }
 
 /* Whether the current state is valid: no invalidation since it was built. */

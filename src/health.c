@@ -455,6 +455,7 @@ static uint64 mf_settings_inval = 1;	/* invalidations seen */
 static uint64 mf_settings_loaded = 0;	/* mf_settings_inval when loaded */
 static Oid	mf_settings_relid = InvalidOid;
 static LocalTransactionId mf_settings_checked = InvalidLocalTransactionId;
+static bool mf_settings_stale = false;	/* read with a statement's snapshot */
 
 static void
 mf_settings_relcache_cb(Datum arg, Oid relid)
@@ -496,6 +497,12 @@ mf_interval_us(Datum d)
  * the settings are live state, like the breakers they tune.  The table is
  * read with the extension's own access (a heap scan), so callers of
  * model_for need no privilege on it, and locked only while it is read.
+ *
+ * In parallel mode (a query with a Gather node runs its PARALLEL
+ * RESTRICTED functions in the leader, in parallel mode throughout) no new
+ * snapshot can be taken: the table is read with the statement's snapshot
+ * instead, and the map is marked stale, so that the first call outside
+ * parallel mode reads it again with a fresh one.
  */
 static void
 mf_settings_load(void)
@@ -503,12 +510,17 @@ mf_settings_load(void)
 	uint64		inval = mf_settings_inval;
 	Oid			nsp = get_namespace_oid("modelflags", true);
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid("breaker_settings", nsp) : InvalidOid;
+	bool		stale = IsInParallelMode();
 	MemoryContext cxt;
 	MfStrMap	map;
 	MfSettingsRow *rows = NULL;
 	Relation	rel;
 	int			nrows = 0,
 				cap = 0;
+
+	/* parallel mode outside a statement (cannot happen): keep what is there */
+	if (stale && !ActiveSnapshotSet())
+		return;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "modelflags breaker settings",
 								ALLOCSET_SMALL_SIZES);
@@ -547,7 +559,7 @@ mf_settings_load(void)
 								mf_settings_cols[c].name)));
 		}
 
-		snap = RegisterSnapshot(GetLatestSnapshot());
+		snap = RegisterSnapshot(stale ? GetActiveSnapshot() : GetLatestSnapshot());
 		scan = table_beginscan(rel, snap, 0, NULL);
 		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 		{
@@ -639,6 +651,7 @@ mf_settings_load(void)
 	mf_settings_relid = relid;
 	mf_settings_checked = MF_CURRENT_LXID;
 	mf_settings_loaded = inval;
+	mf_settings_stale = stale;
 	mf_settings_gen++;
 }
 
@@ -650,7 +663,8 @@ MfHealthPrepare(void)
 	/* No table yet (a 1.0 install): look again once per transaction. */
 	if (unlikely(!OidIsValid(mf_settings_relid)) && mf_settings_checked != MF_CURRENT_LXID)
 		mf_settings_loaded = 0;
-	if (unlikely(mf_settings_loaded != mf_settings_inval))
+	if (unlikely(mf_settings_loaded != mf_settings_inval) ||
+		unlikely(mf_settings_stale && !IsInParallelMode()))
 		mf_settings_load();
 }
 

@@ -495,6 +495,10 @@ class Catalog:
                AND a.attnum > 0 AND NOT a.attisdropped
              ORDER BY c.relname, a.attnum""").fetchall():
             self.tables.setdefault(rel, []).append((col, typ, ident, gen))
+        self.views = [r[0] for r in conn.execute("""
+            SELECT c.relname FROM pg_class c
+             WHERE c.relnamespace = 'modelflags'::regnamespace AND c.relkind = 'v'
+             ORDER BY 1""").fetchall()]
 
 
 # ---------------------------------------------------------------- sessions
@@ -644,6 +648,7 @@ class Session(threading.Thread):
             (5, self.a_timeouts), (4, self.a_lock), (1.5, self.a_cancel), (0.2, self.a_terminate),
             (1, self.a_replication_role), (0.4, self.a_churn), (0.8, self.a_sleep), (0.3, self.a_discard),
             (0.05, self.a_drop_extension), (0.3, self.a_create_extension), (3, self.a_flipper),
+            (2, self.a_parallel),
         ]
         total = sum(w for w, _ in actions)
         x = rng.random() * total
@@ -756,6 +761,29 @@ class Session(threading.Thread):
         if self.execute(q, params, what='call set-wise') is None:
             with self.stats.lock:
                 self.stats.ok[fn['name']] += 1
+
+    def a_parallel(self, rng):
+        """A call or a view beside a parallel subquery: the query has a Gather
+        node, so it runs in parallel mode throughout, and the PARALLEL
+        RESTRICTED functions run in the leader, where no snapshot can be
+        taken; the PARALLEL SAFE ones may run in a worker."""
+        self.execute('BEGIN', what='begin')
+        for setting in ('parallel_setup_cost', 'parallel_tuple_cost', 'min_parallel_table_scan_size'):
+            self.execute('SET LOCAL %s = 0' % setting, what='set local parallel')
+        self.execute('SET LOCAL force_parallel_mode = on', what='set local parallel')
+        table = rng.choice(list(self.cat.tables) or ['providers'])
+        sub = '(SELECT count(*) FROM modelflags.%s)' % table
+        if self.cat.views and rng.random() < 0.3:
+            q, params, name = 'SELECT %s AS n, * FROM modelflags.%s' % (sub, rng.choice(self.cat.views)), [], None
+        else:
+            fn = self.pick_function(rng)
+            call, params, name = self.call_sql(rng, fn, None)
+            q = ('SELECT %s AS n, * FROM %s' if fn['rows'] else 'SELECT %s AS n, %s') % (sub, call)
+            with self.stats.lock:
+                self.stats.calls[name] += 1
+        if self.execute(q, params, what='call in parallel mode') is None and name:
+            with self.stats.lock:
+                self.stats.ok[name] += 1
 
     def a_plpgsql(self, rng):
         """Calls in a PL/pgSQL block, each maybe in its own exception block,
