@@ -43,6 +43,7 @@
 #include "cache_int.h"
 #include "fault.h"
 #include "flipper.h"
+#include "shared_filters.h"
 
 #define MF_SMALL_ACTOR_SET 32
 
@@ -67,6 +68,7 @@ struct MfActorSet
 	 */
 	uint64	   *bloom;
 	uint32		bloom_bits;
+	size_t		footprint;		/* bytes it takes, a shared filter included */
 };
 
 /* Small sets are carved from blocks of this size, not palloc'd one by one. */
@@ -82,12 +84,29 @@ struct MfActorSets
 	int			cap;
 	char	   *block;			/* the rest of the current block for small sets */
 	size_t		block_left;
+	int64		live_bytes;		/* footprint of every set loaded */
+	int64		garbage_bytes;	/* of the sets forgotten since */
+	int32	   *shared;			/* references to shared filters its sets use */
+	int			nshared;
+	int			shared_cap;
+	MemoryContextCallback release;	/* gives them back when cxt goes */
 };
 
 static void *
 mf_sets_alloc(void *arg, size_t size)
 {
 	return MemoryContextAlloc((MemoryContext) arg, size);
+}
+
+/* The collection's memory is going (freed, or reset by an ERROR). */
+static void
+mf_actor_sets_release(void *arg)
+{
+	MfActorSets *sets = arg;
+
+	for (int i = 0; i < sets->nshared; i++)
+		MfFilterRelease(sets->shared[i]);
+	sets->nshared = 0;
 }
 
 MfActorSets *
@@ -100,6 +119,9 @@ mf_actor_sets_create(void)
 
 	sets->cxt = cxt;
 	mf_strmap_init(&sets->map, 64, mf_sets_alloc, cxt);
+	sets->release.func = mf_actor_sets_release;
+	sets->release.arg = sets;
+	MemoryContextRegisterResetCallback(cxt, &sets->release);
 	return sets;
 }
 
@@ -300,6 +322,25 @@ mf_actor_load_row(void *state, const char *actor, size_t len, bool opt_out)
 	l->n++;
 }
 
+/* Sets the bits of every actor read into l, in a filter of bits bits. */
+static void
+mf_bloom_fill(uint64 *bloom, uint32 bits, const MfActorLoad *l)
+{
+	memset(bloom, 0, bits / 8);
+	for (int64 i = 0; i < l->n; i++)
+	{
+		uint32		h1 = l->hashes[2 * i];
+		uint32		h2 = l->hashes[2 * i + 1];
+
+		for (int k = 0; k < MF_BLOOM_HASHES; k++)
+		{
+			uint32		bit = mf_bloom_bit(h1, h2, k, bits);
+
+			bloom[bit >> 6] |= UINT64CONST(1) << (bit & 63);
+		}
+	}
+}
+
 /*
  * Loads flag's actor set into c->sets (see the file header): read into
  * scratch, then one allocation for the finished set, then publish.
@@ -317,6 +358,8 @@ mf_load_actor_set(MfCache *c, int flag)
 	MfActorLoad l;
 	MfActorSet *set;
 	uint64		bits = 0;
+	uint64	   *bloom = NULL;	/* built in scratch, to be shared */
+	const uint64 *shared = NULL;
 	size_t		size;
 	char	   *p;
 
@@ -352,7 +395,35 @@ mf_load_actor_set(MfCache *c, int flag)
 		/* about 10 bits per actor, in whole words, at most 2^31 bits */
 		bits = Min((uint64) l.n * 10, (uint64) MF_MAX_BLOOM_BITS);
 		bits = (bits + 63) & ~(uint64) 63;
-		size += bits / 8;
+
+		/*
+		 * A filter worth a shared page is built in scratch and looked for in
+		 * shared memory (shared_filters.c): an equal copy, or a new one, is
+		 * used instead.  Room for the reference first, so that holding one
+		 * is always recorded.
+		 */
+		if (bits / 8 >= MF_FILTER_SHARE_MIN && MfFiltersAvailable())
+		{
+			int32		entry;
+
+			if (sets->nshared >= sets->shared_cap)
+			{
+				int			cap = sets->shared_cap ? sets->shared_cap * 2 : 8;
+
+				sets->shared = sets->shared
+					? repalloc(sets->shared, sizeof(int32) * cap)
+					: MemoryContextAlloc(sets->cxt, sizeof(int32) * cap);
+				sets->shared_cap = cap;
+			}
+			bloom = MemoryContextAllocHuge(scratch, bits / 8);
+			mf_bloom_fill(bloom, (uint32) bits, &l);
+			shared = MfFilterShare(bloom, (uint32) bits, &entry);
+			if (shared != NULL)
+				sets->shared[sets->nshared++] = entry;
+			mf_fault("actors:share");
+		}
+		if (shared == NULL)
+			size += bits / 8;
 	}
 	if (size > MF_SET_BLOCK / 4)
 		p = MemoryContextAllocHuge(sets->cxt, size);
@@ -377,6 +448,7 @@ mf_load_actor_set(MfCache *c, int flag)
 
 		p += MAXALIGN(name_len + 1);
 		set->count = (int32) Min(l.n, PG_INT32_MAX);
+		set->footprint = size + (shared != NULL ? bits / 8 : 0);
 		if (l.n <= MF_SMALL_ACTOR_SET)
 		{
 			set->lens = (uint32 *) p;
@@ -395,25 +467,22 @@ mf_load_actor_set(MfCache *c, int flag)
 		else
 		{
 			set->bloom_bits = (uint32) bits;
-			set->bloom = (uint64 *) p;
-			memset(set->bloom, 0, bits / 8);
-			for (int64 i = 0; i < l.n; i++)
+			if (shared != NULL)
+				set->bloom = (uint64 *) shared; /* read only */
+			else
 			{
-				uint32		h1 = l.hashes[2 * i];
-				uint32		h2 = l.hashes[2 * i + 1];
-
-				for (int k = 0; k < MF_BLOOM_HASHES; k++)
-				{
-					uint32		bit = mf_bloom_bit(h1, h2, k, set->bloom_bits);
-
-					set->bloom[bit >> 6] |= UINT64CONST(1) << (bit & 63);
-				}
+				set->bloom = (uint64 *) p;
+				if (bloom != NULL)
+					memcpy(set->bloom, bloom, bits / 8);
+				else
+					mf_bloom_fill(set->bloom, (uint32) bits, &l);
 			}
 		}
 		/* Publish: reserved above, so neither step allocates. */
 		sets->list[sets->count] = set;
 		mf_strmap_put(&sets->map, 0, key, name_len, sets->count);
 		sets->count++;
+		sets->live_bytes += set->footprint;
 	}
 	mf_note_freed(scratch);
 	MemoryContextDelete(scratch);
@@ -427,7 +496,16 @@ mf_actor_sets_forget(MfActorSets *sets, text *flag)
 
 	/* put on a present key replaces its value: no allocation */
 	if (mf_strmap_get(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), &idx) && idx >= 0)
+	{
 		mf_strmap_put(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), -1);
+		sets->garbage_bytes += sets->list[idx]->footprint;
+	}
+}
+
+bool
+mf_actor_sets_wasteful(MfActorSets *sets)
+{
+	return sets->garbage_bytes >= 1024 * 1024 && sets->garbage_bytes * 2 >= sets->live_bytes;
 }
 
 /*

@@ -418,7 +418,8 @@ mf_view_refresh(void)
 		if (mf_read_delta(&mf_current->snapshot, mf_view.snapshot, &d))
 		{
 			MfActorSets *old_sets = mf_current->sets;
-			MfActorSets *new_sets = d.full[MF_FLAG_ACTORS] ? mf_actor_sets_create() : NULL;
+			bool		renew = d.full[MF_FLAG_ACTORS] || mf_actor_sets_wasteful(old_sets);
+			MfActorSets *new_sets = renew ? mf_actor_sets_create() : NULL;
 
 			if (mf_cache_patch(mf_current, rels, &d, mf_view.snapshot))
 			{
@@ -438,7 +439,8 @@ mf_view_refresh(void)
 				mf_patches++;
 				mf_view.cache = mf_current;
 				mf_view.seen = inval;
-				mf_note_refresh("delta", d.full[MF_FLAG_ACTORS] ? "a bulk change to flag_actors" : NULL);
+				mf_note_refresh("delta", d.full[MF_FLAG_ACTORS] ? "a bulk change to flag_actors"
+								: renew ? "memory of actor sets loaded again" : NULL);
 				return;
 			}
 		}
@@ -463,7 +465,8 @@ mf_view_refresh(void)
 	}
 
 	/* Keep the actor sets unless flag_actors changed since they were read. */
-	if (mf_current != NULL && mf_current_actor_inval == actor_inval && mf_same_tables(mf_current, rels))
+	if (mf_current != NULL && mf_current_actor_inval == actor_inval && mf_same_tables(mf_current, rels) &&
+		!mf_actor_sets_wasteful(mf_current->sets))
 		sets = mf_current->sets;
 	else
 		sets = mf_actor_sets_create();

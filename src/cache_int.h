@@ -135,6 +135,14 @@ extern bool mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap
 /* Forgets flag's set, so that the next use loads it again; allocates nothing. */
 extern void mf_actor_sets_forget(MfActorSets *sets, text *flag);
 
+/*
+ * Whether the sets forgotten in the collection (still allocated: a state
+ * may point to them) take 1 MB and half of it: then a new collection is
+ * started, and the sets load again as they are used.  Without it, each
+ * change to a large flag's actor gates would leave its old set behind.
+ */
+extern bool mf_actor_sets_wasteful(MfActorSets *sets);
+
 /* A new, empty collection of actor sets in a child of CurrentMemoryContext. */
 extern MfActorSets *mf_actor_sets_create(void);
 extern MemoryContext mf_actor_sets_context(MfActorSets *sets);

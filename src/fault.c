@@ -4,7 +4,8 @@
  * The points (grep for mf_fault): build:providers, build:models,
  * build:flags, build:features, build:routes (after each table is read),
  * build:compile (after the routes are compiled), actors:load (after a
- * flag's actor rows are read), actors:probe (before an index probe),
+ * flag's actor rows are read), actors:share (after a large set's filter
+ * is shared, before the set is made), actors:probe (before an index probe),
  * patch:read, patch:compile, patch:apply (a delta: after the changed rows
  * are read, after the changed features are compiled, just before the state
  * is written), build:flipper (after the Flipper tables are read),

@@ -97,6 +97,7 @@
 #include "breaker.h"
 #include "cache.h"
 #include "health.h"
+#include "shared_filters.h"
 #include "strmap.h"
 
 PG_FUNCTION_INFO_V1(modelflags_report);
@@ -1896,12 +1897,15 @@ Datum
 modelflags_health_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[10];
-	bool		nulls[10] = {false};
+	Datum		values[13];
+	bool		nulls[13] = {false};
 	int			here = 0,
 				pending = 0;
 	int			worker = 0;
 	uint64		lost;
+	int32		filters;
+	int64		filter_bytes,
+				filter_memory;
 
 	mf_health_require();
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -1932,6 +1936,10 @@ modelflags_health_status(PG_FUNCTION_ARGS)
 	values[8] = Int32GetDatum(worker);
 	nulls[8] = (worker == 0);
 	values[9] = mf_interval_datum((int64) mf_clock_offset_ms * 1000);
+	MfFiltersStatus(&filters, &filter_bytes, &filter_memory);
+	values[10] = Int32GetDatum(filters);
+	values[11] = Int64GetDatum(filter_bytes);
+	values[12] = Int64GetDatum(filter_memory);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 

@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "fault.h"
 #include "health.h"
+#include "shared_filters.h"
 #include "triggers.h"
 
 PG_MODULE_MAGIC;
@@ -63,6 +64,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 	MfFaultInit();
 	MfHealthInit();
+	MfFiltersInit();
 	MfCacheInit();
 	MfTriggersInit();
 

@@ -293,7 +293,8 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 20;
 CREATE FUNCTION modelflags._health_status(
     OUT capacity integer, OUT entries integer, OUT entries_here integer, OUT reports_dropped bigint,
     OUT window_span interval, OUT breaker boolean, OUT transitions_pending integer,
-    OUT transitions_lost bigint, OUT recorder_pid integer, OUT clock_offset interval)
+    OUT transitions_lost bigint, OUT recorder_pid integer, OUT clock_offset interval,
+    OUT shared_filters integer, OUT shared_filter_bytes bigint, OUT shared_filter_memory bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'modelflags_health_status'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -422,7 +423,8 @@ COMMENT ON VIEW modelflags.breaker_transitions IS
 
 CREATE VIEW modelflags.health_status AS
 SELECT s.capacity, s.entries, s.entries_here, s.reports_dropped, s.window_span, s.breaker,
-       s.transitions_pending, s.transitions_lost, s.recorder_pid, s.clock_offset
+       s.transitions_pending, s.transitions_lost, s.recorder_pid, s.clock_offset,
+       s.shared_filters, s.shared_filter_bytes, s.shared_filter_memory
   FROM modelflags._health_status() s;
 COMMENT ON VIEW modelflags.health_status IS
-    'the health machinery of this server: entries used of modelflags.health_max_entries, reports dropped for want of room, transitions not yet recorded or lost';
+    'the health machinery of this server: entries used of modelflags.health_max_entries, reports dropped for want of room, transitions not yet recorded or lost; large actor sets'' Bloom filters kept in shared memory, the bytes they take of modelflags.shared_filter_memory';

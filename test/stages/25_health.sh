@@ -246,4 +246,35 @@ else
     tail -n 20 "$(cluster_log h)"
 fi
 
+# 6. modelflags.shared_filter_memory too small for a filter (16 kB: 4 pages,
+# the filter takes 7): the backend keeps its own copy, says so once in the
+# server log, and answers the same; 0 turns shared filters off.
+for mem in 16kB 0; do
+    name=f$mem
+    if ! cluster_start "$name" $((port + 1)) "shared_preload_libraries = 'modelflags'" \
+            "modelflags.shared_filter_memory = '$mem'"; then
+        fail "setup: a cluster with modelflags.shared_filter_memory = $mem did not start"
+        continue
+    fi
+    got=$(mf_psql "$name" postgres -c "CREATE EXTENSION modelflags" \
+          -c "INSERT INTO modelflags.flags (name) VALUES ('wide_rollout')" \
+          -c "INSERT INTO modelflags.flag_actors (flag, actor, opt_out)
+                  SELECT 'wide_rollout', 'User:' || i, i % 100 = 0 FROM generate_series(1, 20000) i" \
+          -c "SELECT count(*) FILTER (WHERE modelflags.is_enabled('wide_rollout', 'User:' || g))
+                FROM generate_series(1, 40000) g" \
+          -c "SELECT sum(total_bytes) > 25000 FROM pg_backend_memory_contexts WHERE name = 'modelflags actor sets'" \
+          -c "SELECT shared_filters, shared_filter_memory FROM modelflags.health_status" 2>&1 | tr '\n' ' ')
+    logged=$(grep -c 'modelflags.shared_filter_memory is full' "$(cluster_log "$name")")
+    case $mem in
+        16kB) want="19800 t 0|16384 "; want_logged=1 ;;
+        0) want="19800 t 0|0 "; want_logged=0 ;;
+    esac
+    if [ "$got" = "$want" ] && [ "$logged" = "$want_logged" ]; then
+        pass "modelflags.shared_filter_memory = $mem: the backend keeps its own filter and answers the same (log lines: $logged)"
+    else
+        fail "modelflags.shared_filter_memory = $mem: got '$got' (want '$want'), $logged log lines (want $want_logged)"
+    fi
+    as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_TMP/$name" -m fast -w stop >/dev/null 2>&1
+done
+
 [ "$failures" -eq 0 ]

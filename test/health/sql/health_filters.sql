@@ -1,0 +1,77 @@
+--
+-- health_filters: large actor sets' Bloom filters, kept once per server in
+-- shared memory (src/shared_filters.c, modelflags.shared_filter_memory).
+--
+-- Proves:
+--   - a filter of 4 kB or more is shared, and the backend keeps no copy of
+--     its own; answers are exact (members, opt-outs, non-members);
+--   - an equal filter (the same actors under another flag) is the same
+--     copy; a changed set is a new filter, the old one kept while a
+--     collection still holds it;
+--   - an ERROR after the reference is taken (fault actors:share) loses no
+--     reference: when the backend exits, every filter it held is freed;
+--   - with modelflags.shared_filter_memory too small for a filter, the
+--     backend keeps its own copy (25_health.sh, a second server).
+--
+\set SHOW_CONTEXT never
+SELECT shared_filters, shared_filter_bytes, shared_filter_memory FROM modelflags.health_status;
+INSERT INTO modelflags.flags (name) VALUES ('wide_rollout'), ('wide_copy');
+-- 20,000 actors, every 100th opted out: a filter of 200,000 bits (7 pages)
+INSERT INTO modelflags.flag_actors (flag, actor, opt_out)
+    SELECT 'wide_rollout', 'User:' || i, i % 100 = 0 FROM generate_series(1, 20000) i;
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('wide_rollout', 'User:' || g)) AS enabled,
+       count(*) FILTER (WHERE NOT modelflags.is_enabled('wide_rollout', 'User:' || g)) AS disabled
+  FROM generate_series(1, 40000) g;
+SELECT shared_filters, shared_filter_bytes FROM modelflags.health_status;
+-- the backend's actor sets hold less than the filter
+SELECT sum(total_bytes) < 25000 AS no_private_copy
+  FROM pg_backend_memory_contexts WHERE name = 'modelflags actor sets';
+
+-- The same actors under another flag: the same filter, no second copy.
+INSERT INTO modelflags.flag_actors (flag, actor)
+    SELECT 'wide_copy', actor FROM modelflags.flag_actors WHERE flag = 'wide_rollout';
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('wide_copy', 'User:' || g)) AS enabled
+  FROM generate_series(1, 40000) g;
+SELECT shared_filters, shared_filter_bytes FROM modelflags.health_status;
+
+-- A change: a new filter; the old one is kept while this backend's
+-- collection holds the forgotten set.
+INSERT INTO modelflags.flag_actors (flag, actor) VALUES ('wide_rollout', 'User:new');
+SELECT modelflags.is_enabled('wide_rollout', 'User:new') AS new_actor,
+       modelflags.is_enabled('wide_rollout', 'User:20001') AS other,
+       modelflags.is_enabled('wide_copy', 'User:new') AS not_in_copy;
+SELECT shared_filters, shared_filter_bytes FROM modelflags.health_status;
+
+-- An ERROR just after the reference is taken (a load of wide_copy again,
+-- after a change to its actors).
+INSERT INTO modelflags.flag_actors (flag, actor) VALUES ('wide_copy', 'User:copy');
+BEGIN;
+SET LOCAL modelflags.fault_injection = 'actors:share';
+SELECT modelflags.is_enabled('wide_copy', 'User:copy');
+ROLLBACK;
+SELECT modelflags.is_enabled('wide_copy', 'User:copy') AS after_error;
+SELECT shared_filters, shared_filter_bytes FROM modelflags.health_status;
+
+-- The backend exits: each filter it held goes with its last reference.
+\c
+CREATE FUNCTION pg_temp.wait_filters(n integer) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    have integer;
+BEGIN
+    FOR i IN 1 .. 600 LOOP
+        SELECT shared_filters INTO have FROM modelflags.health_status;
+        IF have = n THEN
+            RETURN format('%s shared filters', have);
+        END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN format('still %s shared filters after 30 s, not %s', have, n);
+END $$;
+SELECT pg_temp.wait_filters(0);
+SELECT shared_filter_bytes FROM modelflags.health_status;
+-- and a new backend shares again
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('wide_rollout', 'User:' || g)) AS enabled
+  FROM generate_series(1, 40000) g;
+SELECT shared_filters, shared_filter_bytes FROM modelflags.health_status;
+DELETE FROM modelflags.flag_actors WHERE flag IN ('wide_rollout', 'wide_copy');
+DELETE FROM modelflags.flags WHERE name IN ('wide_rollout', 'wide_copy');
