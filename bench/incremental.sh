@@ -348,7 +348,9 @@ echo "| readers' calls per second, all 50 | $(grp "${R[prop_inc_calls_per_s]}") 
 echo
 fi
 if part memory; then
-echo "**Memory of idle backends** (/proc/PID/smaps_rollup; per backend = total / backends; half the backends with incremental"
+preload=$("$PGBIN/psql" -X -At -c 'SHOW shared_preload_libraries')
+echo "**Memory of idle backends**, shared_preload_libraries = '$preload'$([ -n "$preload" ] && echo " (large actor sets' Bloom filters kept once per server)")"
+echo "(/proc/PID/smaps_rollup; per backend = total / backends; half the backends with incremental"
 echo "caches, half off; \"routed\" = ran \`$allq\` once):"
 echo
 echo "| backends | what they ran | PSS total | PSS per backend | Private_Dirty total | Private_Dirty per backend (max) | goal ≤ 2 MB private per backend |"

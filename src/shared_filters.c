@@ -218,22 +218,14 @@ mf_pages_find(uint32 n)
 	return -1;
 }
 
-/* Counts one more (delta 1) or one fewer (-1) reference of entry here. */
-static void
-mf_held_add(int32 entry, int delta)
+/* Where this backend counts its references of entry, or -1. */
+static int
+mf_held_find(int32 entry)
 {
 	for (int i = 0; i < mf_nheld; i++)
 		if (mf_held[i].entry == entry)
-		{
-			mf_held[i].count += delta;
-			if (mf_held[i].count == 0)
-				mf_held[i] = mf_held[--mf_nheld];
-			return;
-		}
-	Assert(delta > 0 && mf_nheld < mf_held_cap);
-	mf_held[mf_nheld].entry = entry;
-	mf_held[mf_nheld].count = delta;
-	mf_nheld++;
+			return i;
+	return -1;
 }
 
 /* Drops one reference of entry; under the lock. */
@@ -391,17 +383,35 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 
 	if (copy == NULL)
 		return mf_filters_full(nbytes);
-	mf_held_add(*entry, 1);
+	{
+		int			i = mf_held_find(*entry);
+
+		if (i < 0)
+		{
+			i = mf_nheld++;		/* room made above */
+			mf_held[i].entry = *entry;
+			mf_held[i].count = 0;
+		}
+		mf_held[i].count++;
+	}
 	return copy;
 }
 
+/*
+ * A reference this backend does not hold is not given back: at exit,
+ * mf_filters_exit gives back every reference first, and the transaction's
+ * abort that follows frees collections that still name theirs.
+ */
 void
 MfFilterRelease(int32 entry)
 {
-	if (mf_filters == NULL)
+	int			i;
+
+	if (mf_filters == NULL || (i = mf_held_find(entry)) < 0)
 		return;
 	LWLockAcquire(mf_filters->lock, LW_EXCLUSIVE);
 	mf_entry_unref(entry);
 	LWLockRelease(mf_filters->lock);
-	mf_held_add(entry, -1);
+	if (--mf_held[i].count == 0)
+		mf_held[i] = mf_held[--mf_nheld];
 }
