@@ -87,6 +87,7 @@ has "latency histogram: claude's +Inf bucket holds its 8 calls" '^modelflags_lat
 has "latency histogram: gemini's 256 ms bucket holds its 40" '^modelflags_latency_ms_bucket\{datname="app",le="256\.000",model="gemini",server="[^"]*"\} 40$'
 has "health capacity" '^modelflags_health_capacity\{datname="app",server="[^"]*"\} 1000$'
 has "no report dropped" '^modelflags_health_reports_dropped_total\{datname="app",server="[^"]*"\} 0$'
+has "shared filter memory: 64 MB" '^modelflags_health_shared_filter_memory_bytes\{datname="app",server="[^"]*"\} 6\.7108864e\+07$'
 if grep -Eq 'level=(error|warn)' "$CLUSTER_TMP/exporter.log"; then
     fail "the exporter logged errors or warnings:"
     grep -E 'level=(error|warn)' "$CLUSTER_TMP/exporter.log" | head -5
