@@ -9,6 +9,9 @@
  * cannot rule out is confirmed by one index probe.  Most calls come from
  * actors not in the set, so they cost a few hashes; 1,000,000 actor gates
  * cost about 1.2 MB of filter, and a build never scans flag_actors as a whole.
+ * With the library preloaded, a filter of MF_FILTER_SHARE_MIN bytes or more
+ * is kept once per server: the backend builds it, then uses an equal copy
+ * in shared memory, or puts its own there (shared_filters.c).
  *
  * Snapshots.  Loads and probes read with the current transaction's read
  * snapshot (cache.c, mf_push_read_snapshot): the snapshot its answers
