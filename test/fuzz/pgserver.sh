@@ -73,6 +73,9 @@ max_connections = 40
 # model health's shared memory, breakers and recorder are fuzzed too (the
 # routing core without the preload is what the regression stage runs)
 shared_preload_libraries = 'modelflags'
+# room for two large actor sets' filters (16 pages): sharing, reuse, release
+# and the fall-back to a private copy when it is full are all fuzzed
+modelflags.shared_filter_memory = '64kB'
 # the fuzzer's temp-table churn holds hundreds of locks in one transaction
 max_locks_per_transaction = 256
 shared_buffers = 64MB
