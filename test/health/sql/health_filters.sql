@@ -54,20 +54,7 @@ SELECT shared_filters, shared_filter_bytes FROM modelflags.health_status;
 
 -- The backend exits: each filter it held goes with its last reference.
 \c
-CREATE FUNCTION pg_temp.wait_filters(n integer) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    have integer;
-BEGIN
-    FOR i IN 1 .. 600 LOOP
-        SELECT shared_filters INTO have FROM modelflags.health_status;
-        IF have = n THEN
-            RETURN format('%s shared filters', have);
-        END IF;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-    RETURN format('still %s shared filters after 30 s, not %s', have, n);
-END $$;
-SELECT pg_temp.wait_filters(0);
+SELECT regress_h.poll('SELECT shared_filters = 0 FROM modelflags.health_status') AS all_freed;
 SELECT shared_filter_bytes FROM modelflags.health_status;
 -- and a new backend shares again
 SELECT count(*) FILTER (WHERE modelflags.is_enabled('wide_rollout', 'User:' || g)) AS enabled

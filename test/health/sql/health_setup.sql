@@ -38,18 +38,30 @@ RETURNS void LANGUAGE sql AS $$
     SELECT modelflags.report(feature, model, outcome, latency) FROM generate_series(1, n)
 $$;
 
+-- Runs the boolean query q every 50 ms until it is true, for at most 60 s;
+-- its last answer.
+CREATE FUNCTION regress_h.poll(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    ok boolean;
+BEGIN
+    FOR i IN 1 .. 1200 LOOP
+        EXECUTE q INTO ok;
+        EXIT WHEN ok;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN ok;
+END $$;
+
 -- Waits (up to 60 s) until the recorder has written n breaker_events rows.
 CREATE FUNCTION regress_h.wait_recorded(n integer) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     have integer;
 BEGIN
-    FOR i IN 1 .. 1200 LOOP
-        SELECT count(*) INTO have FROM modelflags.breaker_events;
-        IF have >= n THEN
-            RETURN format('%s recorded', have);
-        END IF;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
+    PERFORM regress_h.poll(format('SELECT count(*) >= %s FROM modelflags.breaker_events', n));
+    SELECT count(*) INTO have FROM modelflags.breaker_events;
+    IF have >= n THEN
+        RETURN format('%s recorded', have);
+    END IF;
     RETURN format('only %s of %s recorded after 60 s', have, n);
 END $$;
 
