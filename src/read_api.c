@@ -581,11 +581,17 @@ modelflags_explain(PG_FUNCTION_ARGS)
 	int			skipped;
 	MfGate		gate;
 
+	/*
+	 * The result's row type first, while the catalog cache still holds this
+	 * function: the state's refresh below accepts invalidations, and after
+	 * another session's committed DROP EXTENSION the function's own entry
+	 * would be gone (XX000 "cache lookup failed", found by the SQL fuzzer).
+	 */
+	InitMaterializedSRF(fcinfo, 0);
 	mf_actor_arg(fcinfo, 1, false, &call);
 	mf_call_init(&call);
 	feat = mf_feature_arg(call.cache, feature);
 	mf_call_health(&call, feat, false); /* explain looks; it claims no probe */
-	InitMaterializedSRF(fcinfo, 0);
 
 	steps = palloc0(sizeof(MfRouteStep) * Max(feat->nroutes, 1));
 	mf_route_select(feat->core_routes, feat->nroutes, &call.ctx, steps, MF_WALK_ALL,
