@@ -495,10 +495,10 @@ mf_load_actor_set(MfCache *c, int flag)
 void
 mf_actor_sets_forget(MfActorSets *sets, text *flag)
 {
-	int32		idx;
+	int			idx = MfCacheIndexText(&sets->map, flag);
 
 	/* put on a present key replaces its value: no allocation */
-	if (mf_strmap_get(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), &idx) && idx >= 0)
+	if (idx >= 0)
 	{
 		mf_strmap_put(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), -1);
 		sets->garbage_bytes += sets->list[idx]->footprint;
@@ -519,12 +519,12 @@ static MfActorSet *
 mf_actor_set(MfCache *c, int flag)
 {
 	MfActorSet *set = c->actor_sets[flag];
-	text	   *name = c->flag_names[flag];
-	int32		idx;
+	int			idx;
 
 	if (set != NULL)
 		return set;
-	if (mf_strmap_get(&c->sets->map, 0, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), &idx) && idx >= 0)
+	idx = MfCacheIndexText(&c->sets->map, c->flag_names[flag]);
+	if (idx >= 0)
 		set = c->sets->list[idx];
 	else
 		set = mf_load_actor_set(c, flag);

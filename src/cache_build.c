@@ -89,7 +89,6 @@ mf_percentage(Datum d, bool isnull)
 	return DatumGetInt32(DirectFunctionCall1(numeric_int4, scaled));
 }
 
-
 /*
  * The OIDs of our relations by name, looked up again only after a catalog
  * change could have changed what a name means: any invalidation of pg_class

@@ -331,7 +331,6 @@ mf_time_of(const MfRow *r)
 																 NumericGetDatum(int64_to_numeric(MF_PCT_SCALE)))));
 }
 
-
 static text *
 mf_text_copy(MemoryContext cxt, Datum d)
 {
