@@ -81,7 +81,7 @@ struct MfActorSet
 struct MfActorSets
 {
 	MemoryContext cxt;			/* the sets, the map, the list */
-	MfStrMap	map;			/* flag name -> index into list */
+	MfIdxMap	map;			/* flag name -> index into list (or forgotten) */
 	MfActorSet **list;
 	int			count;
 	int			cap;
@@ -99,6 +99,16 @@ static void *
 mf_sets_alloc(void *arg, size_t size)
 {
 	return MemoryContextAlloc((MemoryContext) arg, size);
+}
+
+/* The flag name of set idx: kept, NUL-terminated, right after the set. */
+static void
+mf_set_key(const void *arg, int32 idx, const char **key, size_t *len)
+{
+	const MfActorSets *sets = arg;
+
+	*key = (const char *) sets->list[idx] + MAXALIGN(sizeof(MfActorSet));
+	*len = strlen(*key);
 }
 
 /* The collection's memory is going (freed, or reset by an ERROR). */
@@ -121,7 +131,7 @@ mf_actor_sets_create(void)
 	MfActorSets *sets = MemoryContextAllocZero(cxt, sizeof(MfActorSets));
 
 	sets->cxt = cxt;
-	mf_strmap_init(&sets->map, 64, mf_sets_alloc, cxt);
+	mf_idxmap_init(&sets->map, 64, mf_sets_alloc, cxt, mf_set_key, sets);
 	sets->release.func = mf_actor_sets_release;
 	sets->release.arg = sets;
 	MemoryContextRegisterResetCallback(cxt, &sets->release);
@@ -381,7 +391,7 @@ mf_load_actor_set(MfCache *c, int flag)
 			: MemoryContextAlloc(sets->cxt, sizeof(MfActorSet *) * cap);
 		sets->cap = cap;
 	}
-	mf_strmap_reserve(&sets->map, sets->count + 1);
+	mf_idxmap_reserve(&sets->map, sets->count + 1);
 
 	/*
 	 * The set, its arrays and its key in one allocation: a large set's of its
@@ -444,7 +454,7 @@ mf_load_actor_set(MfCache *c, int flag)
 	set = (MfActorSet *) p;
 	memset(set, 0, sizeof(MfActorSet));
 	p += MAXALIGN(sizeof(MfActorSet));
-	memcpy(p, VARDATA_ANY(name), name_len);
+	memcpy(p, VARDATA_ANY(name), name_len);	/* mf_set_key reads it */
 	p[name_len] = '\0';
 	{
 		const char *key = p;
@@ -483,7 +493,7 @@ mf_load_actor_set(MfCache *c, int flag)
 		}
 		/* Publish: reserved above, so neither step allocates. */
 		sets->list[sets->count] = set;
-		mf_strmap_put(&sets->map, 0, key, name_len, sets->count);
+		mf_idxmap_put(&sets->map, key, name_len, sets->count, false);
 		sets->count++;
 		sets->live_bytes += set->footprint;
 	}
@@ -500,7 +510,7 @@ mf_actor_sets_forget(MfActorSets *sets, text *flag)
 	/* put on a present key replaces its value: no allocation */
 	if (idx >= 0)
 	{
-		mf_strmap_put(&sets->map, 0, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), -1);
+		mf_idxmap_put(&sets->map, VARDATA_ANY(flag), VARSIZE_ANY_EXHDR(flag), idx, true);
 		sets->garbage_bytes += sets->list[idx]->footprint;
 	}
 }
@@ -513,7 +523,7 @@ mf_actor_sets_wasteful(MfActorSets *sets)
 
 /*
  * flag's actor set: from this state, else from its collection (by flag
- * name; -1 means forgotten), else loaded now.
+ * name; a forgotten one counts as absent), else loaded now.
  */
 static MfActorSet *
 mf_actor_set(MfCache *c, int flag)

@@ -82,10 +82,10 @@ typedef struct MfCache
 	MfActorSets *sets;			/* where actor sets are found and loaded */
 	MfCacheFeature *features;
 	MfCacheRoute *routes;
-	MfStrMap	flag_map;		/* flag name -> index (-1: gone) */
-	MfStrMap	feature_map;	/* feature name -> index (-1: gone) */
-	MfStrMap	provider_map;	/* provider name -> index (-1: gone) */
-	MfStrMap	model_map;		/* model name -> index (-1: gone) */
+	MfIdxMap	flag_map;		/* flag name -> index (or gone) */
+	MfIdxMap	feature_map;	/* feature name -> index (or gone) */
+	MfIdxMap	provider_map;	/* provider name -> index (or gone) */
+	MfIdxMap	model_map;		/* model name -> index (or gone) */
 	int			flags_cap;		/* room in flags, flag_names, actor_sets: the
 								 * flags array never moves (routes point in) */
 	int			routes_cap;		/* room in routes */
@@ -105,20 +105,18 @@ typedef struct MfCache
 
 /*
  * The index of a name in one of the state's maps, or -1 when it is not there
- * or is gone: a delta leaves a deleted name in the map with the value -1, so
+ * or is gone: a delta leaves a deleted name in the map, marked gone, so
  * every look-up goes through here rather than reading the map itself.
  */
 static inline int
-MfCacheIndex(const MfStrMap *map, const char *name, size_t len)
+MfCacheIndex(const MfIdxMap *map, const char *name, size_t len)
 {
-	int32		idx;
-
-	return mf_strmap_get(map, 0, name, len, &idx) && idx >= 0 ? idx : -1;
+	return mf_idxmap_get(map, name, len);
 }
 
 /* The same for a text name; NULL is -1. */
 static inline int
-MfCacheIndexText(const MfStrMap *map, const text *name)
+MfCacheIndexText(const MfIdxMap *map, const text *name)
 {
 	return name == NULL ? -1 : MfCacheIndex(map, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 }

@@ -240,8 +240,8 @@ typedef struct MfBuild
 	 */
 	char	   *pool;
 	size_t		pool_left;
-	MfStrMap	provider_map;
-	MfStrMap	model_map;
+	MfIdxMap	provider_map;
+	MfIdxMap	model_map;
 	uint8	   *flag_flipper;	/* MF_FLIPPER_* per flag, once Flipper flags came */
 	int			flipper_n;		/* entries of flag_flipper in use */
 } MfBuild;
@@ -359,8 +359,7 @@ mf_row_flag(void *state, Datum *v, bool *isnull)
 	name = mf_pool_varlena(b, COLV(MF_COL_FLAG_NAME));
 	c->flag_names[c->nflags] = name;
 	f = &c->flags[c->nflags++];
-	f->name = VARDATA_ANY(name);
-	f->name_len = VARSIZE_ANY_EXHDR(name);
+	f->name_crc = mf_rollout_name_crc(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 	f->enabled = COLNULL(MF_COL_FLAG_ENABLED) ? -1
 		: DatumGetBool(COLV(MF_COL_FLAG_ENABLED)) ? 1 : 0;
 	f->pct_actors = mf_actors_cutoff(COLV(MF_COL_FLAG_PCT_ACTORS), COLNULL(MF_COL_FLAG_PCT_ACTORS));
@@ -415,42 +414,54 @@ mf_sort_raw_routes(const void *a, const void *b)
 	return 0;
 }
 
-/* Builds the name maps of the arrays read so far. */
-static void
-mf_map_names(MfStrMap *map, MemoryContext cxt, int n, text *(*name_of) (MfCache *, int),
-			 MfCache *c)
+/*
+ * The names the maps index, read from the state's arrays when a look-up
+ * needs to compare one (the maps keep only hashes and indexes).
+ */
+static inline void
+mf_key_of_text(const text *t, const char **key, size_t *len)
 {
-	mf_strmap_init(map, n, mf_cxt_alloc, cxt);
+	*key = VARDATA_ANY(t);
+	*len = VARSIZE_ANY_EXHDR(t);
+}
+
+static void
+mf_provider_key(const void *arg, int32 i, const char **key, size_t *len)
+{
+	mf_key_of_text(((const MfCache *) arg)->providers[i].name, key, len);
+}
+
+static void
+mf_model_key(const void *arg, int32 i, const char **key, size_t *len)
+{
+	mf_key_of_text(((const MfCache *) arg)->models[i].name, key, len);
+}
+
+static void
+mf_flag_key(const void *arg, int32 i, const char **key, size_t *len)
+{
+	mf_key_of_text(((const MfCache *) arg)->flag_names[i], key, len);
+}
+
+static void
+mf_feature_key(const void *arg, int32 i, const char **key, size_t *len)
+{
+	mf_key_of_text(((const MfCache *) arg)->features[i].name, key, len);
+}
+
+/* Builds the name map of one of the arrays read so far. */
+static void
+mf_map_names(MfIdxMap *map, MemoryContext cxt, int n, MfKeyOfFn key_of, MfCache *c)
+{
+	mf_idxmap_init(map, n, mf_cxt_alloc, cxt, key_of, c);
 	for (int i = 0; i < n; i++)
 	{
-		text	   *t = name_of(c, i);
+		const char *key;
+		size_t		len;
 
-		mf_strmap_put(map, 0, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), i);
+		key_of(c, i, &key, &len);
+		mf_idxmap_put(map, key, len, i, false);
 	}
-}
-
-static text *
-mf_provider_name(MfCache *c, int i)
-{
-	return c->providers[i].name;
-}
-
-static text *
-mf_model_name(MfCache *c, int i)
-{
-	return c->models[i].name;
-}
-
-static text *
-mf_flag_name(MfCache *c, int i)
-{
-	return c->flag_names[i];
-}
-
-static text *
-mf_feature_name(MfCache *c, int i)
-{
-	return c->features[i].name;
 }
 
 /* Reads every row of one table into the build, through its row function. */
@@ -493,10 +504,9 @@ mf_build_flipper_flag(void *arg, const MfFlipperFlag *ff)
 		idx = c->nflags++;
 		c->flag_names[idx] = name;
 		f = &c->flags[idx];
-		f->name = VARDATA(name);
-		f->name_len = len;
+		f->name_crc = mf_rollout_name_crc(VARDATA(name), len);
 		f->default_enabled = false;
-		mf_strmap_put(&c->flag_map, 0, VARDATA(name), len, idx);
+		mf_idxmap_put(&c->flag_map, VARDATA(name), len, idx, false);
 	}
 	f = &c->flags[idx];
 	f->enabled = ff->enabled;
@@ -635,12 +645,12 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 
 	mf_build_table(&b, rels, MF_PROVIDERS, snap, mf_row_provider);
 	mf_fault("build:providers");
-	mf_map_names(&c->provider_map, cxt, c->nproviders, mf_provider_name, c);
+	mf_map_names(&c->provider_map, cxt, c->nproviders, mf_provider_key, c);
 	b.provider_map = c->provider_map;
 
 	mf_build_table(&b, rels, MF_MODELS, snap, mf_row_model);
 	mf_fault("build:models");
-	mf_map_names(&c->model_map, cxt, c->nmodels, mf_model_name, c);
+	mf_map_names(&c->model_map, cxt, c->nmodels, mf_model_key, c);
 	b.model_map = c->model_map;
 
 	mf_build_table(&b, rels, MF_FLAGS, snap, mf_row_flag);
@@ -651,7 +661,7 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	 * keep MF_FLAG_SLACK for flags that deltas add: the array never moves.
 	 * Flags kept by attached Flipper tables come in here (flipper.c).
 	 */
-	mf_map_names(&c->flag_map, scratch, c->nflags, mf_flag_name, c);
+	mf_map_names(&c->flag_map, scratch, c->nflags, mf_flag_key, c);
 	mf_build_flipper(&b, snap);
 	c->flags_cap = c->nflags + MF_FLAG_SLACK;
 	c->flags = c->flags ? repalloc_huge(c->flags, sizeof(MfFlag) * c->flags_cap)
@@ -667,12 +677,12 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	 */
 	if (b.flag_flipper && b.flipper_n < c->flags_cap)
 		memset(c->flag_flipper + b.flipper_n, 0, c->flags_cap - b.flipper_n);
-	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_name, c);
+	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_key, c);
 	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * c->flags_cap);
 
 	mf_build_table(&b, rels, MF_FEATURES, snap, mf_row_feature);
 	mf_fault("build:features");
-	mf_map_names(&c->feature_map, cxt, c->nfeatures, mf_feature_name, c);
+	mf_map_names(&c->feature_map, cxt, c->nfeatures, mf_feature_key, c);
 
 	b.cxt = scratch;			/* raw rows are scratch; the compiled ones are not */
 	mf_build_table(&b, rels, MF_ROUTES, snap, mf_row_route);

@@ -449,7 +449,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		for (int k = 0; k < d->nkeys[t]; k++)
 		{
 			MfChange   *x = &ch[t][k];
-			const MfStrMap *map = t == MF_PROVIDERS ? &c->provider_map : t == MF_MODELS ? &c->model_map
+			const MfIdxMap *map = t == MF_PROVIDERS ? &c->provider_map : t == MF_MODELS ? &c->model_map
 				: t == MF_FLAGS ? &c->flag_map : &c->feature_map;
 
 			x->idx = MfCacheIndexText(map, d->keys[t][k]);
@@ -495,19 +495,19 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	if (nnew[MF_PROVIDERS] > 0)
 	{
 		c->providers = mf_grow(c, c->providers, sizeof(MfCacheProvider) * (c->nproviders + nnew[MF_PROVIDERS]));
-		mf_strmap_reserve(&c->provider_map, c->nproviders + nnew[MF_PROVIDERS]);
+		mf_idxmap_reserve(&c->provider_map, c->nproviders + nnew[MF_PROVIDERS]);
 	}
 	if (nnew[MF_MODELS] > 0)
 	{
 		c->models = mf_grow(c, c->models, sizeof(MfCacheModel) * (c->nmodels + nnew[MF_MODELS]));
-		mf_strmap_reserve(&c->model_map, c->nmodels + nnew[MF_MODELS]);
+		mf_idxmap_reserve(&c->model_map, c->nmodels + nnew[MF_MODELS]);
 	}
 	if (nnew[MF_FLAGS] > 0)
-		mf_strmap_reserve(&c->flag_map, c->nflags + nnew[MF_FLAGS]);
+		mf_idxmap_reserve(&c->flag_map, c->nflags + nnew[MF_FLAGS]);
 	if (nnew[MF_FEATURES] > 0)
 	{
 		c->features = mf_grow(c, c->features, sizeof(MfCacheFeature) * (c->nfeatures + nnew[MF_FEATURES]));
-		mf_strmap_reserve(&c->feature_map, c->nfeatures + nnew[MF_FEATURES]);
+		mf_idxmap_reserve(&c->feature_map, c->nfeatures + nnew[MF_FEATURES]);
 	}
 
 	/*
@@ -740,7 +740,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		{
 			i = c->nproviders++;
 			c->providers[i].name = x->name;
-			mf_strmap_put(&c->provider_map, 0, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i);
+			mf_idxmap_put(&c->provider_map, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i, false);
 			/* models that named it before it existed */
 			for (int m = 0; m < c->nmodels; m++)
 				if (c->models[m].provider < 0 && c->models[m].provider_name &&
@@ -751,8 +751,8 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		}
 		if (x->gone)
 		{
-			mf_strmap_put(&c->provider_map, 0, VARDATA_ANY(c->providers[i].name),
-						  VARSIZE_ANY_EXHDR(c->providers[i].name), -1);
+			mf_idxmap_put(&c->provider_map, VARDATA_ANY(c->providers[i].name),
+						  VARSIZE_ANY_EXHDR(c->providers[i].name), i, true);
 			c->providers[i].available = false;
 			for (int m = 0; m < c->nmodels; m++)
 				if (c->models[m].provider == i)
@@ -777,12 +777,12 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			i = c->nmodels++;
 			c->models[i].name = x->name;
 			c->models[i].health = NULL;		/* health.c resolves it on first use */
-			mf_strmap_put(&c->model_map, 0, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i);
+			mf_idxmap_put(&c->model_map, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i, false);
 		}
 		if (x->gone)
 		{
-			mf_strmap_put(&c->model_map, 0, VARDATA_ANY(c->models[i].name),
-						  VARSIZE_ANY_EXHDR(c->models[i].name), -1);
+			mf_idxmap_put(&c->model_map, VARDATA_ANY(c->models[i].name),
+						  VARSIZE_ANY_EXHDR(c->models[i].name), i, true);
 			c->models[i].enabled = false;
 			c->models[i].provider = -1;
 		}
@@ -812,16 +812,16 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			c->flag_names[i] = x->name;
 			c->actor_sets[i] = NULL;
 			f = &c->flags[i];
-			f->name = VARDATA_ANY(x->name);
-			f->name_len = VARSIZE_ANY_EXHDR(x->name);
+			f->name_crc = mf_rollout_name_crc(VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name));
 			f->has_actor_rows = -1;
-			mf_strmap_put(&c->flag_map, 0, f->name, f->name_len, i);
+			mf_idxmap_put(&c->flag_map, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i, false);
 		}
 		f = &c->flags[i];
 		c->flag_flipper[i] = x->flipper ? MF_FLIPPER_OWNED | x->ff.unsupported : 0;
 		if (x->gone)
 		{
-			mf_strmap_put(&c->flag_map, 0, f->name, f->name_len, -1);
+			mf_idxmap_put(&c->flag_map, VARDATA_ANY(c->flag_names[i]),
+						  VARSIZE_ANY_EXHDR(c->flag_names[i]), i, true);
 			f->enabled = -1;
 			f->pct_actors = -1;
 			f->pct_time = -1;
@@ -869,7 +869,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		{
 			MfCacheFeature *feat = &c->features[x->idx];
 
-			mf_strmap_put(&c->feature_map, 0, VARDATA_ANY(feat->name), VARSIZE_ANY_EXHDR(feat->name), -1);
+			mf_idxmap_put(&c->feature_map, VARDATA_ANY(feat->name), VARSIZE_ANY_EXHDR(feat->name), x->idx, true);
 			c->garbage_bytes += sizeof(MfCacheRoute) * feat->nroutes;
 			feat->nroutes = 0;
 		}
@@ -882,7 +882,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			feat->first_route = 0;
 			feat->nroutes = 0;
 			feat->core_routes = NULL;
-			mf_strmap_put(&c->feature_map, 0, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i);
+			mf_idxmap_put(&c->feature_map, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i, false);
 		}
 	}
 

@@ -55,8 +55,8 @@ mf_flag_evaluate(const MfFlag *flag, const MfEvalContext *ctx)
 	else if (ag == MF_ACTOR_ENABLED)
 		r.gate = MF_GATE_ACTOR;
 	else if (ctx->actor != NULL && flag->pct_actors > 0 &&
-			 mf_rollout_position(flag->name, flag->name_len,
-								 ctx->actor_utf8, ctx->actor_utf8_len) < (uint32_t) flag->pct_actors)
+			 mf_rollout_position_from(flag->name_crc, ctx->actor_utf8,
+									  ctx->actor_utf8_len) < (uint32_t) flag->pct_actors)
 		r.gate = MF_GATE_PERCENTAGE_OF_ACTORS;
 	else if (flag->pct_time > 0 &&
 			 ctx->random(ctx->arg) < (double) flag->pct_time / (double) MF_PCT_MAX)

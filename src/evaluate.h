@@ -44,15 +44,21 @@ typedef enum MfActorGate
 /* A flag's gates, as compiled from modelflags.flags. */
 typedef struct MfFlag
 {
-	const char *name;
-	size_t		name_len;
 	int8_t		enabled;		/* -1 = NULL (never set), 0 = false, 1 = true */
-	int32_t		pct_actors;		/* rollout cutoff, mf_rollout_cutoff(); -1 = NULL */
-	int32_t		pct_time;		/* thousandths of a percent; -1 = NULL */
 	bool		default_enabled;
 	int8_t		has_actor_rows; /* any flag_actors row, opt-outs included?
 								 * 1 yes, 0 no, -1 not known yet: ask
 								 * ctx->has_actor_rows */
+	int32_t		pct_actors;		/* rollout cutoff, mf_rollout_cutoff(); -1 = NULL */
+	int32_t		pct_time;		/* thousandths of a percent; -1 = NULL */
+	/*
+	 * mf_rollout_name_crc() of the flag's name: all the evaluation needs of
+	 * the name (the rollout hashes name || actor).  Not the name itself: a
+	 * backend keeps one MfFlag per flag, 10,000 of them on a large
+	 * installation, and a pointer and a length would make each 40 bytes
+	 * instead of 16.  The shell keeps the names.
+	 */
+	uint32_t	name_crc;
 } MfFlag;
 
 /* What model health (the circuit breaker, SPEC §7 O) says about a route. */

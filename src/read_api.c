@@ -307,8 +307,8 @@ mf_route_reason(MfCache *c, MfCacheFeature *feat, int i, const MfRouteStep *step
 {
 	MfCacheRoute *r = &c->routes[feat->first_route + i];
 	MfCacheModel *m = r->model >= 0 ? &c->models[r->model] : NULL;
-	const char *flag = r->flag >= 0 ? c->flags[r->flag].name : NULL;
-	int			flag_len = r->flag >= 0 ? (int) c->flags[r->flag].name_len : 0;
+	const char *flag = r->flag >= 0 ? VARDATA_ANY(c->flag_names[r->flag]) : NULL;
+	int			flag_len = r->flag >= 0 ? (int) VARSIZE_ANY_EXHDR(c->flag_names[r->flag]) : 0;
 	uint8		flipper = r->flag >= 0 ? c->flag_flipper[r->flag] : 0;
 	const char *source = (flipper & MF_FLIPPER_OWNED) ? ", kept by Flipper" : "";
 

@@ -87,10 +87,19 @@ uint32_t
 mf_rollout_position(const char *flag, size_t flag_len,
 					const char *actor, size_t actor_len)
 {
-	uint32_t	crc = mf_crc32(0, flag, flag_len);
+	return mf_rollout_position_from(mf_rollout_name_crc(flag, flag_len), actor, actor_len);
+}
 
-	crc = mf_crc32(crc, actor, actor_len);
-	return crc % MF_PCT_MAX;
+uint32_t
+mf_rollout_name_crc(const char *flag, size_t flag_len)
+{
+	return mf_crc32(0, flag, flag_len);
+}
+
+uint32_t
+mf_rollout_position_from(uint32_t name_crc, const char *actor, size_t actor_len)
+{
+	return mf_crc32(name_crc, actor, actor_len) % MF_PCT_MAX;
 }
 
 int32_t

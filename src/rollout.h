@@ -25,6 +25,16 @@ extern uint32_t mf_rollout_position(const char *flag, size_t flag_len,
 									const char *actor, size_t actor_len);
 
 /*
+ * The same in two steps, for a flag evaluated many times: the CRC of its
+ * name once (mf_rollout_name_crc), then each actor's position from it.
+ * mf_rollout_position_from(mf_rollout_name_crc(f, fl), a, al) ==
+ * mf_rollout_position(f, fl, a, al).
+ */
+extern uint32_t mf_rollout_name_crc(const char *flag, size_t flag_len);
+extern uint32_t mf_rollout_position_from(uint32_t name_crc,
+										 const char *actor, size_t actor_len);
+
+/*
  * The rollout cutoff for a percentage p, as Flipper computes it: an actor is
  * in when position < p.to_f * 1000, a comparison of an integer with a double.
  * For an integer position that is position < ceil(p * 1000.0), so this

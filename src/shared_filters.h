@@ -8,7 +8,7 @@
 #include "postgres.h"
 
 /* Filters smaller than this stay in the backend: not worth a shared page. */
-#define MF_FILTER_SHARE_MIN 4096
+#define MF_FILTER_SHARE_MIN 1024
 
 /* Defines the setting and the shared-memory hooks; from _PG_init. */
 extern void MfFiltersInit(void);

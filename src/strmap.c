@@ -123,3 +123,108 @@ mf_strmap_get(const MfStrMap *map, uint32_t ns, const char *key, size_t len, int
 		}
 	}
 }
+
+/* ---- MfIdxMap ---- */
+
+void
+mf_idxmap_init(MfIdxMap *map, uint32_t expected, MfAllocFn alloc, void *alloc_arg,
+			   MfKeyOfFn key_of, const void *key_arg)
+{
+	uint32_t	cap = 8;
+
+	while (MF_STRMAP_FULL(cap) < (uint64_t) expected + 1)
+		cap <<= 1;
+	map->slots = alloc(alloc_arg, sizeof(MfIdxMapSlot) * cap);
+	memset(map->slots, 0, sizeof(MfIdxMapSlot) * cap);
+	map->mask = cap - 1;
+	map->count = 0;
+	map->alloc = alloc;
+	map->alloc_arg = alloc_arg;
+	map->key_of = key_of;
+	map->key_arg = key_arg;
+}
+
+/* Places a slot's entry into a table being rebuilt (no key compares). */
+static void
+mf_idxmap_place(MfIdxMap *map, uint32_t hash, int32_t entry)
+{
+	for (uint32_t i = hash & map->mask;; i = (i + 1) & map->mask)
+	{
+		if (map->slots[i].entry == 0)
+		{
+			map->slots[i].hash = hash;
+			map->slots[i].entry = entry;
+			map->count++;
+			return;
+		}
+	}
+}
+
+void
+mf_idxmap_reserve(MfIdxMap *map, uint32_t n)
+{
+	while ((uint64_t) n > MF_STRMAP_FULL(map->mask + 1))
+	{
+		MfIdxMap	bigger;
+
+		mf_idxmap_init(&bigger, map->mask + 1, map->alloc, map->alloc_arg,
+					   map->key_of, map->key_arg);
+		for (uint32_t i = 0; i <= map->mask; i++)
+			if (map->slots[i].entry != 0)
+				mf_idxmap_place(&bigger, map->slots[i].hash, map->slots[i].entry);
+		*map = bigger;
+	}
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static MfIdxMapSlot *
+mf_idxmap_slot(const MfIdxMap *map, uint32_t hash, const char *key, size_t len)
+{
+	for (uint32_t i = hash & map->mask;; i = (i + 1) & map->mask)
+	{
+		MfIdxMapSlot *s = &map->slots[i];
+
+		if (s->entry == 0)
+			return s;
+		if (s->hash == hash)
+		{
+			const char *k;
+			size_t		klen;
+
+			map->key_of(map->key_arg, (s->entry < 0 ? -s->entry : s->entry) - 1, &k, &klen);
+			if (klen == len && memcmp(k, key, len) == 0)
+				return s;
+		}
+	}
+}
+
+void
+mf_idxmap_put(MfIdxMap *map, const char *key, size_t len, int32_t idx, bool gone)
+{
+	uint32_t	hash = mf_strmap_hash(0, key, len);
+	MfIdxMapSlot *s;
+
+	mf_idxmap_reserve(map, map->count + 1);
+	s = mf_idxmap_slot(map, hash, key, len);
+	if (s->entry == 0)
+	{
+		s->hash = hash;
+		map->count++;
+	}
+	s->entry = gone ? -(idx + 1) : idx + 1;
+}
+
+int32_t
+mf_idxmap_find(const MfIdxMap *map, const char *key, size_t len, bool *gone)
+{
+	const MfIdxMapSlot *s;
+
+	*gone = false;
+	if (map->slots == NULL)
+		return -1;
+	s = mf_idxmap_slot(map, mf_strmap_hash(0, key, len), key, len);
+	if (s->entry == 0)
+		return -1;
+	*gone = s->entry < 0;
+	return (s->entry < 0 ? -s->entry : s->entry) - 1;
+}

@@ -70,8 +70,7 @@ stub_has_rows(void *arg, const MfFlag *flag)
 
 	s->has_rows_calls++;
 	for (int i = 0; i < s->nrows; i++)
-		if (strlen(s->rows[i].flag) == flag->name_len &&
-			memcmp(s->rows[i].flag, flag->name, flag->name_len) == 0)
+		if (mf_rollout_name_crc(s->rows[i].flag, strlen(s->rows[i].flag)) == flag->name_crc)
 			return true;
 	return false;
 }
@@ -89,8 +88,7 @@ stub_actor_gate(void *arg, const MfFlag *flag)
 		return MF_ACTOR_NONE;
 	}
 	for (int i = 0; i < s->nrows; i++)
-		if (strlen(s->rows[i].flag) == flag->name_len &&
-			memcmp(s->rows[i].flag, flag->name, flag->name_len) == 0 &&
+		if (mf_rollout_name_crc(s->rows[i].flag, strlen(s->rows[i].flag)) == flag->name_crc &&
 			strcmp(s->rows[i].actor, s->actor) == 0)
 			return s->rows[i].gate;
 	return MF_ACTOR_NONE;
@@ -142,8 +140,7 @@ mkflag(const char *name, int enabled, int32_t pa, int32_t pt, bool default_enabl
 {
 	MfFlag		f;
 
-	f.name = name;
-	f.name_len = strlen(name);
+	f.name_crc = mf_rollout_name_crc(name, strlen(name));
 	f.enabled = (int8_t) enabled;
 	f.pct_actors = pa;
 	f.pct_time = pt;
@@ -278,6 +275,12 @@ test_rollout_research_vectors(void)
 	EXPECT_U(pos_of("some_featureUser", ":42"), 45178);
 	EXPECT_U(mf_rollout_position("", 0, "some_featureUser:42", 19), 45178);
 	EXPECT_U(MF_PCT_MAX, 100000);
+	/* In two steps, as a compiled flag computes it: the name's CRC kept. */
+	EXPECT_U(mf_rollout_position_from(mf_rollout_name_crc("some_feature", 12), "User:42", 7), 45178);
+	EXPECT_U(mf_rollout_position_from(mf_rollout_name_crc("", 0), "some_featureUser:42", 19), 45178);
+	EXPECT_U(mf_rollout_position_from(mf_rollout_name_crc("some_featureUser", 16), ":42", 3), 45178);
+	/* A compiled flag stays 16 bytes: a backend keeps one per flag. */
+	EXPECT_U(sizeof(MfFlag), 16);
 }
 
 /* Raising the percentage never removes an actor; membership is position < p. */
@@ -1374,6 +1377,99 @@ test_strmap_many_entries_and_growth(void)
 	free(keys);
 }
 
+/* The names an index map points into: an array the caller keeps. */
+typedef struct IdxKeys
+{
+	char		(*names)[24];
+	int			lookups;		/* key_of calls */
+} IdxKeys;
+
+static void
+idx_key_of(const void *arg, int32_t idx, const char **key, size_t *len)
+{
+	IdxKeys    *k = (IdxKeys *) arg;
+
+	k->lookups++;
+	*key = k->names[idx];
+	*len = strlen(k->names[idx]);
+}
+
+/*
+ * MfIdxMap: names by index, 8-byte slots, growth, gone entries that keep
+ * their name comparable, a name put again under a new index.
+ */
+static void
+test_idxmap(void)
+{
+	enum
+	{
+	N = 30000};
+	Arena		a = {0};
+	MfIdxMap	m;
+	IdxKeys		k = {malloc(sizeof(char[24]) * (N + 10)), 0};
+	int			wrong = 0;
+	bool		gone;
+
+	EXPECT_U(sizeof(MfIdxMapSlot), 8);
+	memset(&m, 0, sizeof(m));
+	EXPECT_I(mf_idxmap_get(&m, "x", 1), -1);	/* never initialised: absent */
+	mf_idxmap_init(&m, 3, arena_alloc, &a, idx_key_of, &k);
+	for (int i = 0; i < N; i++)
+	{
+		snprintf(k.names[i], 24, "flag_%d", i);
+		mf_idxmap_put(&m, k.names[i], strlen(k.names[i]), i, false);
+	}
+	EXPECT_U(m.count, N);
+	EXPECT(4 * (uint64_t) m.count <= 3 * ((uint64_t) m.mask + 1));
+	k.lookups = 0;
+	for (int i = 0; i < N; i++)
+		if (mf_idxmap_get(&m, k.names[i], strlen(k.names[i])) != i)
+			wrong++;
+	EXPECT_I(wrong, 0);
+	/* a name is compared only where the hashes match: about once a hit */
+	EXPECT(k.lookups >= N && k.lookups < N + N / 100);
+	EXPECT_I(mf_idxmap_get(&m, "flag_1", 5), -1);	/* a prefix */
+	EXPECT_I(mf_idxmap_get(&m, "flag_30000", 10), -1);
+	EXPECT_I(mf_idxmap_get(&m, "", 0), -1);
+
+	/* gone: absent to get(), still found by find() with its index */
+	mf_idxmap_put(&m, "flag_7", 6, 7, true);
+	EXPECT_I(mf_idxmap_get(&m, "flag_7", 6), -1);
+	EXPECT_I(mf_idxmap_find(&m, "flag_7", 6, &gone), 7);
+	EXPECT(gone);
+	EXPECT_I(mf_idxmap_get(&m, "flag_8", 6), 8);
+	EXPECT_U(m.count, N);		/* no new slot */
+	/* back under a new index (a delta appends it): the same slot */
+	snprintf(k.names[N], 24, "flag_7");
+	mf_idxmap_put(&m, k.names[N], 6, N, false);
+	EXPECT_I(mf_idxmap_get(&m, "flag_7", 6), N);
+	EXPECT_U(m.count, N);
+	/* reserve grows once, keeps every entry and the gone mark */
+	mf_idxmap_put(&m, "flag_9", 6, 9, true);
+	mf_idxmap_reserve(&m, 4 * N);
+	EXPECT(4 * (uint64_t) N <= 3 * ((uint64_t) m.mask + 1));
+	EXPECT_I(mf_idxmap_get(&m, "flag_7", 6), N);
+	EXPECT_I(mf_idxmap_get(&m, "flag_9", 6), -1);
+	EXPECT_I(mf_idxmap_find(&m, "flag_9", 6, &gone), 9);
+	EXPECT(gone);
+	EXPECT_I(mf_idxmap_get(&m, "flag_29999", 10), 29999);
+	/* sized up front: 10,000 names in 16,384 slots of 8 bytes, one allocation */
+	{
+		Arena		b = {0};
+		MfIdxMap	sized;
+
+		mf_idxmap_init(&sized, 10000, arena_alloc, &b, idx_key_of, &k);
+		for (int i = 0; i < 10000; i++)
+			mf_idxmap_put(&sized, k.names[i], strlen(k.names[i]), i, false);
+		EXPECT_U(sized.mask + 1, 16384);
+		EXPECT_I(b.n, 1);
+		EXPECT_U(b.bytes, 16384 * 8);
+		arena_free(&b);
+	}
+	arena_free(&a);
+	free(k.names);
+}
+
 /*
  * reserve: after mf_strmap_reserve(n), puts up to n entries in all allocate
  * nothing (the actor sets publish a loaded set this way, so that an
@@ -1670,6 +1766,7 @@ main(int argc, char **argv)
 	run("flag name validation", test_valid_flag_name);
 	run("provider/model/feature name validation", test_valid_name);
 	run("strmap many entries and growth", test_strmap_many_entries_and_growth);
+	run("index map: names by index, gone entries, growth", test_idxmap);
 	run("strmap reserve, then puts that allocate nothing", test_strmap_reserve);
 	run("strmap namespaces, replace, NUL bytes", test_strmap_namespaces_replace_and_nul);
 	run("strmap random keys against a reference", test_strmap_random_against_reference);

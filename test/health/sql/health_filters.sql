@@ -3,8 +3,9 @@
 -- shared memory (src/shared_filters.c, modelflags.shared_filter_memory).
 --
 -- Proves:
---   - a filter of 4 kB or more is shared, and the backend keeps no copy of
---     its own; answers are exact (members, opt-outs, non-members);
+--   - a filter of 1 kB or more is shared, and the backend keeps no copy of
+--     its own; answers are exact (members, opt-outs, non-members); a smaller
+--     one (under about 820 actors) stays the backend's own;
 --   - an equal filter (the same actors under another flag) is the same
 --     copy; a changed set is a new filter, the old one kept while a
 --     collection still holds it;
@@ -62,3 +63,24 @@ SELECT count(*) FILTER (WHERE modelflags.is_enabled('wide_rollout', 'User:' || g
 SELECT shared_filters, shared_filter_bytes FROM modelflags.health_status;
 DELETE FROM modelflags.flag_actors WHERE flag IN ('wide_rollout', 'wide_copy');
 DELETE FROM modelflags.flags WHERE name IN ('wide_rollout', 'wide_copy');
+
+-- Middle-sized sets: 1,000 actors make a filter of 10,048 bits (1,256
+-- bytes): shared, in one page; 700 make 7,040 bits (880 bytes): the
+-- backend's own.  Both answer exactly.
+INSERT INTO modelflags.flags (name) VALUES ('mid_rollout'), ('small_rollout');
+INSERT INTO modelflags.flag_actors (flag, actor)
+    SELECT 'mid_rollout', 'User:' || i FROM generate_series(1, 1000) i;
+INSERT INTO modelflags.flag_actors (flag, actor)
+    SELECT 'small_rollout', 'User:' || i FROM generate_series(1, 700) i;
+SELECT shared_filters AS filters_before, shared_filter_bytes AS bytes_before
+  FROM modelflags.health_status \gset
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('small_rollout', 'User:' || g)) AS small_enabled
+  FROM generate_series(1, 3000) g;
+SELECT shared_filters - :filters_before AS new_filters FROM modelflags.health_status;
+SELECT count(*) FILTER (WHERE modelflags.is_enabled('mid_rollout', 'User:' || g)) AS mid_enabled
+  FROM generate_series(1, 3000) g;
+SELECT shared_filters - :filters_before AS new_filters,
+       shared_filter_bytes - :bytes_before AS new_bytes
+  FROM modelflags.health_status;
+DELETE FROM modelflags.flag_actors WHERE flag IN ('mid_rollout', 'small_rollout');
+DELETE FROM modelflags.flags WHERE name IN ('mid_rollout', 'small_rollout');
