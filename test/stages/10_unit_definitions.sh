@@ -28,14 +28,14 @@ fi
 # The parser links into the extension: a helper it shares between its files
 # (declared in definitions_int.h, hidden) must never become a global symbol,
 # where a name such as palloc0 would be bound to the server's function or
-# the other way round.  Only def_* (definitions.h) and mf_strmap_* may be
-# exported.
+# the other way round.  Only def_* (definitions.h) and strmap.h's mf_strmap_*
+# and mf_idxmap_* may be exported.
 # shellcheck disable=SC2086
 if gcc -shared -fPIC -O1 -Isrc -o test/build/libdefinitions.so $srcs $libs; then
     extra=$(nm -D --defined-only test/build/libdefinitions.so | awk '{print $3}' |
-            grep -Ev '^(def_|mf_strmap_)|^(_init|_fini)$' || true)
+            grep -Ev '^(def_|mf_strmap_|mf_idxmap_)|^(_init|_fini)$' || true)
     if [ -z "$extra" ]; then
-        echo "PASS: definitions parser exports only def_* and mf_strmap_* symbols"
+        echo "PASS: definitions parser exports only def_*, mf_strmap_* and mf_idxmap_* symbols"
     else
         echo "FAIL: definitions parser exports internal symbols:" $extra
         rc=1
