@@ -84,9 +84,9 @@
  * Why each backend keeps its own state (issue 9, item 3).  A compiled
  * snapshot in shared memory, built once per change and read by every
  * backend, would take a backend's private memory after routing every
- * feature of the benchmark's large set (3.6 MB Private_Dirty with the
+ * feature of the benchmark's large set (2.9 MB Private_Dirty with the
  * library preloaded, 1.1 MB of it PostgreSQL's own; by memory context, the
- * routing state allocates 1.5 MB and the actor sets 0.8 MB) towards the
+ * routing state allocates 1.1 MB and the actor sets 0.5 MB) towards the
  * 2 MB goal, and would spare 500 backends 500 copies.  It is not built,
  * for now, because the private state is what makes SPEC C cheap and
  * exact: a transaction answers from a state that shows exactly its
@@ -96,12 +96,24 @@
  * fallback for every transaction that began before the last change, and
  * everything must also work without shared_preload_libraries.  The private
  * state stays the one path; what was done instead is to make it small
- * (bench/README.md: pools, 3/4-full maps, packed small actor sets), cheap
- * to keep current (cache_delta.c), and to share what can be shared without
- * versions: large actor sets' Bloom filters, the larger part (about 1 MB
- * a backend on that set), are kept once per server by their content
- * (shared_filters.c), which each backend still builds from its own
- * snapshot, so that sharing changes no answer.
+ * (bench/README.md: pools, 3/4-full maps, packed small actor sets; 16-byte
+ * flags that keep their name's CRC, name maps of 8-byte slots that compare
+ * names in the state's arrays), cheap to keep current (cache_delta.c), and
+ * to share what can be shared without versions: actor sets' Bloom filters
+ * of 1 kB or more, the larger part (about 1.2 MB a backend on that set),
+ * are kept once per server by their content (shared_filters.c), which each
+ * backend still builds from its own snapshot, so that sharing changes no
+ * answer.
+ *
+ * The way on to 2 MB, when it is taken: the state's arrays (flags, names,
+ * maps, features, routes) in fixed-size pages reached through a page table,
+ * with indexes instead of pointers; a build or a delta writes private pages
+ * (copy-on-write for a delta: only the pages it touches), and adoption
+ * offers each private page to a shared, content-addressed page store like
+ * the filters' (an equal page found is used, else this one is put there).
+ * No versions are needed, since pages are shared only when equal byte for
+ * byte; a delta costs the pages it changes; without the preload the pages
+ * simply stay private.
  */
 #include "postgres.h"
 

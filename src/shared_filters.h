@@ -7,7 +7,12 @@
 
 #include "postgres.h"
 
-/* Filters smaller than this stay in the backend: not worth a shared page. */
+/*
+ * Filters smaller than this (about 820 actors) stay in the backend.  From
+ * 1 kB a shared copy pays: it takes a whole 4 kB page, but once per server,
+ * where private copies cost their size in every backend that routes the
+ * flag; smaller ones would fill the reserve with mostly empty pages.
+ */
 #define MF_FILTER_SHARE_MIN 1024
 
 /* Defines the setting and the shared-memory hooks; from _PG_init. */
