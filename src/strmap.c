@@ -34,16 +34,29 @@ mf_strmap_hash(uint32_t ns, const char *key, size_t len)
 	return h;
 }
 
-void
-mf_strmap_init(MfStrMap *map, uint32_t expected, MfAllocFn alloc, void *alloc_arg)
+/*
+ * Zeroed slots for expected entries: the smallest power of two, at least 8,
+ * whose three quarters exceed expected; *mask is its size - 1.
+ */
+static void *
+mf_map_slots(MfAllocFn alloc, void *alloc_arg, size_t slot_size, uint32_t expected,
+			 uint32_t *mask)
 {
 	uint32_t	cap = 8;
+	void	   *slots;
 
 	while (MF_STRMAP_FULL(cap) < (uint64_t) expected + 1)
 		cap <<= 1;
-	map->slots = alloc(alloc_arg, sizeof(MfStrMapSlot) * cap);
-	memset(map->slots, 0, sizeof(MfStrMapSlot) * cap);
-	map->mask = cap - 1;
+	slots = alloc(alloc_arg, slot_size * cap);
+	memset(slots, 0, slot_size * cap);
+	*mask = cap - 1;
+	return slots;
+}
+
+void
+mf_strmap_init(MfStrMap *map, uint32_t expected, MfAllocFn alloc, void *alloc_arg)
+{
+	map->slots = mf_map_slots(alloc, alloc_arg, sizeof(MfStrMapSlot), expected, &map->mask);
 	map->count = 0;
 	map->alloc = alloc;
 	map->alloc_arg = alloc_arg;
@@ -130,13 +143,7 @@ void
 mf_idxmap_init(MfIdxMap *map, uint32_t expected, MfAllocFn alloc, void *alloc_arg,
 			   MfKeyOfFn key_of, const void *key_arg)
 {
-	uint32_t	cap = 8;
-
-	while (MF_STRMAP_FULL(cap) < (uint64_t) expected + 1)
-		cap <<= 1;
-	map->slots = alloc(alloc_arg, sizeof(MfIdxMapSlot) * cap);
-	memset(map->slots, 0, sizeof(MfIdxMapSlot) * cap);
-	map->mask = cap - 1;
+	map->slots = mf_map_slots(alloc, alloc_arg, sizeof(MfIdxMapSlot), expected, &map->mask);
 	map->count = 0;
 	map->alloc = alloc;
 	map->alloc_arg = alloc_arg;
