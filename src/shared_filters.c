@@ -21,7 +21,10 @@
  *
  * Memory.  modelflags.shared_filter_memory (postmaster; 0: off) is
  * reserved at start: a bitmap of 4 kB pages, one entry per page (a filter
- * takes at least one), and the pages.  A filter takes a run of whole
+ * takes at least one), an index of the entries by digest (open addressing,
+ * at most half full: finding an equal filter does not read every entry,
+ * which thousands of middle-sized filters would make slow under the
+ * exclusive lock), and the pages.  A filter takes a run of whole
  * pages, found first-fit under the lock.  When no run is long enough, the
  * backend keeps its own copy (as without the preload) and says so once in
  * the server log.
@@ -83,6 +86,7 @@ static int	mf_filter_kb = 64 * 1024;
 static MfFiltersShared *mf_filters = NULL;
 static uint64 *mf_filter_bitmap;
 static MfFilterEntry *mf_filter_entries;
+static int32 *mf_filter_index;	/* entry numbers by digest; -1 empty */
 static char *mf_filter_pages;
 
 static MfFilterHeld *mf_held = NULL;
@@ -106,6 +110,17 @@ mf_filters_bitmap_size(uint32 npages)
 	return MAXALIGN(sizeof(uint64) * ((npages + 63) / 64));
 }
 
+/* Slots of the digest index: a power of two, at least twice the entries. */
+static uint32
+mf_filters_index_slots(uint32 npages)
+{
+	uint32		n = 16;
+
+	while (n < 2 * (uint64) npages)
+		n <<= 1;
+	return n;
+}
+
 static Size
 mf_filters_shmem_size(void)
 {
@@ -114,6 +129,7 @@ mf_filters_shmem_size(void)
 
 	size = add_size(size, mf_filters_bitmap_size(npages));
 	size = add_size(size, MAXALIGN(mul_size(npages, sizeof(MfFilterEntry))));
+	size = add_size(size, MAXALIGN(mul_size(mf_filters_index_slots(npages), sizeof(int32))));
 	size = add_size(size, mul_size(npages, MF_FILTER_PAGE));
 	return size;
 }
@@ -149,6 +165,8 @@ mf_filters_shmem_startup(void)
 	p += mf_filters_bitmap_size(npages);
 	mf_filter_entries = (MfFilterEntry *) p;
 	p += MAXALIGN(sizeof(MfFilterEntry) * (Size) npages);
+	mf_filter_index = (int32 *) p;
+	p += MAXALIGN(sizeof(int32) * (Size) mf_filters_index_slots(npages));
 	mf_filter_pages = p;
 	if (!found)
 	{
@@ -159,6 +177,7 @@ mf_filters_shmem_startup(void)
 		mf_filters->filters = 0;
 		memset(mf_filter_bitmap, 0, mf_filters_bitmap_size(npages));
 		memset(mf_filter_entries, 0, sizeof(MfFilterEntry) * (Size) npages);
+		memset(mf_filter_index, 0xff, sizeof(int32) * (Size) mf_filters_index_slots(npages));
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -228,6 +247,48 @@ mf_held_find(int32 entry)
 	return -1;
 }
 
+/* The digest index's first slot for digest; under the lock. */
+static inline uint32
+mf_index_home(uint64 digest)
+{
+	return (uint32) digest & (mf_filters_index_slots(mf_filters->npages) - 1);
+}
+
+static void
+mf_index_add(int32 entry)
+{
+	uint32		mask = mf_filters_index_slots(mf_filters->npages) - 1;
+	uint32		i = mf_index_home(mf_filter_entries[entry].digest);
+
+	while (mf_filter_index[i] >= 0)
+		i = (i + 1) & mask;
+	mf_filter_index[i] = entry;
+}
+
+/* Removes entry, shifting back the slots after it (no tombstones). */
+static void
+mf_index_remove(int32 entry)
+{
+	uint32		mask = mf_filters_index_slots(mf_filters->npages) - 1;
+	uint32		i = mf_index_home(mf_filter_entries[entry].digest);
+	uint32		j;
+
+	while (mf_filter_index[i] != entry)
+		i = (i + 1) & mask;
+	for (j = (i + 1) & mask; mf_filter_index[j] >= 0; j = (j + 1) & mask)
+	{
+		uint32		home = mf_index_home(mf_filter_entries[mf_filter_index[j]].digest);
+
+		/* j's entry may move to i when its home is not in (i, j] cyclically */
+		if (((j - home) & mask) >= ((j - i) & mask))
+		{
+			mf_filter_index[i] = mf_filter_index[j];
+			i = j;
+		}
+	}
+	mf_filter_index[i] = -1;
+}
+
 /* Drops one reference of entry; under the lock. */
 static void
 mf_entry_unref(int32 entry)
@@ -237,6 +298,7 @@ mf_entry_unref(int32 entry)
 	Assert(e->nbits != 0 && e->refcount > 0);
 	if (--e->refcount > 0)
 		return;
+	mf_index_remove(entry);
 	mf_pages_mark(e->first_page, e->npages, false);
 	mf_filters->used_pages -= e->npages;
 	mf_filters->filters--;
@@ -335,27 +397,28 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 
 	digest = hash_bytes_extended((const unsigned char *) bits, (int) nbytes, nbits);
 	LWLockAcquire(mf_filters->lock, LW_EXCLUSIVE);
-	for (uint32 i = 0; i < mf_filters->high; i++)
 	{
-		MfFilterEntry *e = &mf_filter_entries[i];
+		uint32		mask = mf_filters_index_slots(mf_filters->npages) - 1;
 
-		if (e->nbits == 0)
+		for (uint32 i = mf_index_home(digest); mf_filter_index[i] >= 0; i = (i + 1) & mask)
 		{
-			if (free_entry < 0)
-				free_entry = (int32) i;
-			continue;
-		}
-		if (e->nbits == nbits && e->digest == digest &&
-			memcmp(mf_filter_pages + (Size) e->first_page * MF_FILTER_PAGE, bits, nbytes) == 0)
-		{
-			e->refcount++;
-			*entry = (int32) i;
-			copy = (const uint64 *) (mf_filter_pages + (Size) e->first_page * MF_FILTER_PAGE);
-			break;
+			MfFilterEntry *e = &mf_filter_entries[mf_filter_index[i]];
+
+			if (e->nbits == nbits && e->digest == digest &&
+				memcmp(mf_filter_pages + (Size) e->first_page * MF_FILTER_PAGE, bits, nbytes) == 0)
+			{
+				e->refcount++;
+				*entry = mf_filter_index[i];
+				copy = (const uint64 *) (mf_filter_pages + (Size) e->first_page * MF_FILTER_PAGE);
+				break;
+			}
 		}
 	}
 	if (copy == NULL)
 	{
+		for (uint32 i = 0; i < mf_filters->high && free_entry < 0; i++)
+			if (mf_filter_entries[i].nbits == 0)
+				free_entry = (int32) i;
 		if (free_entry < 0 && mf_filters->high < mf_filters->npages)
 			free_entry = (int32) mf_filters->high;
 		first = free_entry < 0 ? -1 : mf_pages_find(npages);
@@ -375,6 +438,7 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 				mf_filters->high = (uint32) free_entry + 1;
 			mf_filters->used_pages += npages;
 			mf_filters->filters++;
+			mf_index_add(free_entry);
 			*entry = free_entry;
 			copy = (const uint64 *) dst;
 		}
