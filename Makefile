@@ -28,7 +28,7 @@ DEF_LIBS = -lyaml -lcjson -lm
 # Core files include no PostgreSQL header: test/ builds them into plain
 # programs for unit tests, AddressSanitizer and fuzzing.
 CORE_OBJS = src/rollout.o src/evaluate.o src/strmap.o src/breaker.o $(DEF_SRCS:.c=.o)
-SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/cache_delta.o \
+SHELL_OBJS = src/modelflags.o src/schema.o src/cache.o src/cache_build.o src/cache_delta.o src/cache_share.o \
 	src/actor_sets.o src/read_api.o src/triggers.o src/change_log.o src/flipper.o src/fault.o src/definitions_api.o \
 	src/health.o src/health_worker.o src/shared_filters.o
 OBJS = $(CORE_OBJS) $(SHELL_OBJS)

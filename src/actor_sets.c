@@ -118,7 +118,7 @@ mf_actor_sets_release(void *arg)
 	MfActorSets *sets = arg;
 
 	for (int i = 0; i < sets->nshared; i++)
-		MfFilterRelease(sets->shared[i]);
+		MfSharedRelease(sets->shared[i]);
 	sets->nshared = 0;
 }
 

@@ -132,6 +132,7 @@
 #include "utils/timestamp.h"
 
 #include "cache_int.h"
+#include "fault.h"
 
 Oid			mf_table_oids[MF_NTABLES];
 Oid			mf_signal_oid = InvalidOid;
@@ -250,6 +251,12 @@ mf_note_freed(MemoryContext cxt)
 	mf_freed += MemoryContextMemAllocated(cxt, true);
 }
 
+void
+mf_note_freed_bytes(Size bytes)
+{
+	mf_freed += bytes;
+}
+
 static void
 mf_trim_if_worth_it(void)
 {
@@ -304,6 +311,7 @@ MfCacheInit(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	mf_cache_share_init();
 	CacheRegisterRelcacheCallback(mf_relcache_callback, (Datum) 0);
 	mf_open_tables_init();
 	RegisterXactCallback(mf_xact_callback, NULL);
@@ -487,6 +495,8 @@ mf_view_refresh(void)
 	fresh->table_oids_checksum = mf_table_oid_checksum(rels);
 	fresh->built_bytes = MemoryContextMemAllocated(fresh->cxt, true);
 	mf_close_tables(rels);
+	mf_cache_share(fresh);
+	mf_fault("build:adopt");
 
 	/* Adopt: nothing below can fail. */
 	MemoryContextSetParent(fresh->cxt, CacheMemoryContext);

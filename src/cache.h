@@ -58,6 +58,23 @@ typedef struct MfCacheFeature
 	MfRoute    *core_routes;	/* the same routes as the core sees them */
 } MfCacheFeature;
 
+/* A block of a build's pool of names and params (cache_build.c). */
+typedef struct MfPoolBlock
+{
+	char	   *start;
+	Size		used;			/* bytes carved from it, MAXALIGNed */
+} MfPoolBlock;
+
+/*
+ * Parts of a state that may be read from shared memory instead of the
+ * backend's own (cache_share.c): read only, so a delta that would change
+ * one first makes it its own (mf_cache_own).
+ */
+#define MF_PART_FLAG_NAMES	0x01	/* flag_names[] */
+#define MF_PART_ROUTES		0x02	/* routes[] */
+#define MF_PART_FLAG_MAP	0x04	/* flag_map's slots */
+#define MF_PART_FEATURE_MAP 0x08	/* feature_map's slots */
+
 /*
  * One compiled state.  Immutable once built, except for what actor sets
  * fill in lazily (actor_sets[] and flags[].has_actor_rows: single words,
@@ -89,6 +106,14 @@ typedef struct MfCache
 	int			flags_cap;		/* room in flags, flag_names, actor_sets: the
 								 * flags array never moves (routes point in) */
 	int			routes_cap;		/* room in routes */
+	MfRoute    *core_routes;	/* the build's core view of every route:
+								 * features[].core_routes point in (a delta
+								 * gives a feature it recompiles its own) */
+	MfPoolBlock *pool_blocks;	/* where the build put names and params */
+	int			npool_blocks;	/* (0 once they are read from shared memory) */
+	int			shared_parts;	/* MF_PART_* read from shared memory */
+	int32		shared_entry;	/* the reference held on them */
+	int64		shared_bytes;	/* their size */
 	int64		garbage_bytes;	/* replaced by patches, still allocated */
 	int64		built_bytes;	/* allocated by the build */
 	int64		patch_bytes;	/* allocated by the patches since */

@@ -240,6 +240,8 @@ typedef struct MfBuild
 	 */
 	char	   *pool;
 	size_t		pool_left;
+	int			pool_cur;		/* the block pool is carved from */
+	int			pool_cap;		/* room in cache->pool_blocks */
 	MfIdxMap	provider_map;
 	MfIdxMap	model_map;
 	uint8	   *flag_flipper;	/* MF_FLIPPER_* per flag, once Flipper flags came */
@@ -248,23 +250,58 @@ typedef struct MfBuild
 
 #define MF_POOL_BLOCK (32 * 1024)
 
+/*
+ * A new block of the pool, zeroed (so that padding and the block's tail
+ * read the same in every backend: cache_share.c compares them), recorded in
+ * the state's list of blocks.
+ */
+static char *
+mf_pool_block(MfBuild *b, size_t size)
+{
+	MfCache    *c = b->cache;
+	char	   *block;
+
+	if (c->npool_blocks >= b->pool_cap)
+	{
+		int			cap = b->pool_cap ? b->pool_cap * 2 : 16;
+
+		c->pool_blocks = c->pool_blocks
+			? repalloc(c->pool_blocks, sizeof(MfPoolBlock) * cap)
+			: MemoryContextAlloc(c->cxt, sizeof(MfPoolBlock) * cap);
+		b->pool_cap = cap;
+	}
+	block = MemoryContextAllocExtended(b->cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	c->pool_blocks[c->npool_blocks].start = block;
+	c->pool_blocks[c->npool_blocks].used = 0;
+	return block;
+}
+
 /* size bytes, MAXALIGNed, from b's pool in b->cxt (see MfBuild.pool). */
 static void *
 mf_pool_alloc(MfBuild *b, size_t size)
 {
+	MfCache    *c = b->cache;
 	void	   *p;
 
+	Assert(b->cxt == c->cxt);
 	size = MAXALIGN(size);
 	if (size > MF_POOL_BLOCK / 8)
-		return MemoryContextAllocHuge(b->cxt, size);
+	{
+		/* a block of its own; the current block stays current */
+		p = mf_pool_block(b, size);
+		c->pool_blocks[c->npool_blocks++].used = size;
+		return p;
+	}
 	if (size > b->pool_left)
 	{
-		b->pool = MemoryContextAlloc(b->cxt, MF_POOL_BLOCK);
+		b->pool = mf_pool_block(b, MF_POOL_BLOCK);
 		b->pool_left = MF_POOL_BLOCK;
+		b->pool_cur = c->npool_blocks++;
 	}
 	p = b->pool;
 	b->pool += size;
 	b->pool_left -= size;
+	c->pool_blocks[b->pool_cur].used += size;
 	return p;
 }
 
@@ -743,13 +780,16 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 		}
 	}
 
-	/* The core's view of each feature's routes. */
+	/*
+	 * The core's view of each feature's routes, one array for all (not in
+	 * the pool: it points to flags, which stay the backend's own).
+	 */
+	c->core_routes = MemoryContextAllocZero(cxt, sizeof(MfRoute) * Max(c->nroutes, 1));
 	for (int f = 0; f < c->nfeatures; f++)
 	{
 		MfCacheFeature *feat = &c->features[f];
 
-		feat->core_routes = mf_pool_alloc(&b, sizeof(MfRoute) * Max(feat->nroutes, 1));
-		memset(feat->core_routes, 0, sizeof(MfRoute) * Max(feat->nroutes, 1));
+		feat->core_routes = &c->core_routes[feat->first_route];
 		for (int i = 0; i < feat->nroutes; i++)
 		{
 			MfCacheRoute *r = &c->routes[feat->first_route + i];

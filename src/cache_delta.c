@@ -492,6 +492,26 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		MemoryContextDelete(scratch);
 		return false;
 	}
+	/*
+	 * Parts read from shared memory that this delta changes become the
+	 * state's own first (cache_share.c): the name maps when names come or
+	 * go, the flag names when flags come.
+	 */
+	{
+		int			own = 0;
+
+		for (int k = 0; k < d->nkeys[MF_FLAGS]; k++)
+			if (ch[MF_FLAGS][k].idx >= 0 && ch[MF_FLAGS][k].gone)
+				own |= MF_PART_FLAG_MAP;
+		for (int k = 0; k < d->nkeys[MF_FEATURES]; k++)
+			if ((ch[MF_FEATURES][k].idx >= 0) == ch[MF_FEATURES][k].gone)
+				own |= MF_PART_FEATURE_MAP;
+		if (nnew[MF_FLAGS] > 0)
+			own |= MF_PART_FLAG_MAP | MF_PART_FLAG_NAMES;
+		if (nnew[MF_FEATURES] > 0)
+			own |= MF_PART_FEATURE_MAP;
+		mf_cache_own(c, own);
+	}
 	if (nnew[MF_PROVIDERS] > 0)
 	{
 		c->providers = mf_grow(c, c->providers, sizeof(MfCacheProvider) * (c->nproviders + nnew[MF_PROVIDERS]));
@@ -697,7 +717,10 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 	}
 	mf_fault("patch:compile");
 	if (new_routes > 0)
+	{
+		mf_cache_own(c, MF_PART_ROUTES);	/* appended to: see cache_share.c */
 		mf_cache_reserve_routes(c, c->nroutes + new_routes);
+	}
 	mf_snapshot_room(c, snap, pcxt, &snaproom);
 	/* Flag values computed ahead (numeric arithmetic may fail). */
 	for (int k = 0; k < d->nkeys[MF_FLAGS]; k++)

@@ -41,6 +41,7 @@ extern void mf_push_read_snapshot(void);
  * end of the transaction (see cache.c).
  */
 extern void mf_note_freed(MemoryContext cxt);
+extern void mf_note_freed_bytes(Size bytes);
 
 /* ---- cache_build.c ---- */
 
@@ -129,6 +130,25 @@ extern bool mf_read_delta(Snapshot since, Snapshot snap, MfDelta *d);
  * instead.  An ERROR leaves c as it was.
  */
 extern bool mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap);
+
+/* ---- cache_share.c ---- */
+
+/* Defines modelflags.shared_state; from MfCacheInit. */
+extern void mf_cache_share_init(void);
+
+/*
+ * Replaces c's colder parts (names, params, routes, the flag and feature
+ * maps) with an equal copy in shared memory, found or made, when the
+ * library is preloaded; else leaves c as it is.  For a full build about to
+ * become the current state.  An ERROR leaves c whole and its own.
+ */
+extern void mf_cache_share(MfCache *c);
+
+/*
+ * Makes the MF_PART_* parts of c that are read from shared memory c's own
+ * (a copy), so that a delta may change them.  An ERROR leaves c as it was.
+ */
+extern void mf_cache_own(MfCache *c, int parts);
 
 /* ---- actor_sets.c ---- */
 

@@ -1936,7 +1936,7 @@ modelflags_health_status(PG_FUNCTION_ARGS)
 	values[8] = Int32GetDatum(worker);
 	nulls[8] = (worker == 0);
 	values[9] = mf_interval_datum((int64) mf_clock_offset_ms * 1000);
-	MfFiltersStatus(&filters, &filter_bytes, &filter_memory);
+	MfSharedStatus(MF_SHARED_FILTER, &filters, &filter_bytes, &filter_memory);
 	values[10] = Int32GetDatum(filters);
 	values[11] = Int64GetDatum(filter_bytes);
 	values[12] = Int64GetDatum(filter_memory);

@@ -58,8 +58,9 @@
 
 typedef struct MfFilterEntry
 {
-	uint64		digest;			/* hash of the filter's bytes */
-	uint32		nbits;			/* 0: a free entry */
+	uint64		digest;			/* hash of the content (see MfSharedFindOrPut) */
+	uint32		size;			/* bytes; 0: a free entry */
+	uint32		kind;			/* MfSharedKind */
 	uint32		refcount;
 	uint32		first_page;
 	uint32		npages;
@@ -70,8 +71,8 @@ typedef struct MfFiltersShared
 	LWLock	   *lock;
 	uint32		npages;			/* pages in the area; as many entries */
 	uint32		high;			/* entries [0, high) may be in use */
-	uint32		used_pages;
-	uint32		filters;		/* entries in use */
+	uint32		used_pages[MF_SHARED_KINDS];	/* by kind */
+	uint32		entries[MF_SHARED_KINDS];	/* entries in use, by kind */
 	/* then: the page bitmap, the entries, the pages (MAXALIGNed) */
 } MfFiltersShared;
 
@@ -173,8 +174,8 @@ mf_filters_shmem_startup(void)
 		mf_filters->lock = &(GetNamedLWLockTranche("modelflags filters"))->lock;
 		mf_filters->npages = npages;
 		mf_filters->high = 0;
-		mf_filters->used_pages = 0;
-		mf_filters->filters = 0;
+		memset(mf_filters->used_pages, 0, sizeof(mf_filters->used_pages));
+		memset(mf_filters->entries, 0, sizeof(mf_filters->entries));
 		memset(mf_filter_bitmap, 0, mf_filters_bitmap_size(npages));
 		memset(mf_filter_entries, 0, sizeof(MfFilterEntry) * (Size) npages);
 		memset(mf_filter_index, 0xff, sizeof(int32) * (Size) mf_filters_index_slots(npages));
@@ -295,15 +296,15 @@ mf_entry_unref(int32 entry)
 {
 	MfFilterEntry *e = &mf_filter_entries[entry];
 
-	Assert(e->nbits != 0 && e->refcount > 0);
+	Assert(e->size != 0 && e->refcount > 0);
 	if (--e->refcount > 0)
 		return;
 	mf_index_remove(entry);
 	mf_pages_mark(e->first_page, e->npages, false);
-	mf_filters->used_pages -= e->npages;
-	mf_filters->filters--;
-	e->nbits = 0;
-	while (mf_filters->high > 0 && mf_filter_entries[mf_filters->high - 1].nbits == 0)
+	mf_filters->used_pages[e->kind] -= e->npages;
+	mf_filters->entries[e->kind]--;
+	e->size = 0;
+	while (mf_filters->high > 0 && mf_filter_entries[mf_filters->high - 1].size == 0)
 		mf_filters->high--;
 }
 
@@ -322,28 +323,28 @@ mf_filters_exit(int code, Datum arg)
 }
 
 void
-MfFiltersStatus(int32 *filters, int64 *bytes, int64 *capacity)
+MfSharedStatus(MfSharedKind kind, int32 *entries, int64 *bytes, int64 *capacity)
 {
-	*filters = 0;
+	*entries = 0;
 	*bytes = 0;
 	*capacity = 0;
 	if (mf_filters == NULL)
 		return;
 	LWLockAcquire(mf_filters->lock, LW_SHARED);
-	*filters = (int32) mf_filters->filters;
-	*bytes = (int64) mf_filters->used_pages * MF_FILTER_PAGE;
+	*entries = (int32) mf_filters->entries[kind];
+	*bytes = (int64) mf_filters->used_pages[kind] * MF_FILTER_PAGE;
 	*capacity = (int64) mf_filters->npages * MF_FILTER_PAGE;
 	LWLockRelease(mf_filters->lock);
 }
 
-/* No room for a filter of nbytes: said once per backend; NULL. */
-static const uint64 *
-mf_filters_full(Size nbytes)
+/* No room for nbytes of kind: said once per backend; NULL. */
+static const void *
+mf_shared_full(MfSharedKind kind, Size nbytes)
 {
 	if (!mf_full_logged)
 		ereport(LOG,
-				(errmsg("modelflags.shared_filter_memory is full: this backend keeps its own copy of an actor filter of %zu bytes",
-						nbytes),
+				(errmsg("modelflags.shared_filter_memory is full: this backend keeps its own copy of %s of %zu bytes",
+						kind == MF_SHARED_FILTER ? "an actor filter" : "its compiled routing state", nbytes),
 				 errhint("Raise modelflags.shared_filter_memory (a restart) if this happens often.")));
 	mf_full_logged = true;
 	return NULL;
@@ -355,22 +356,21 @@ MfFiltersAvailable(void)
 	return mf_filters != NULL;
 }
 
-const uint64 *
-MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
+const void *
+MfSharedFindOrPut(MfSharedKind kind, uint64 digest, Size nbytes,
+				  MfSharedEqualFn equal, MfSharedWriteFn write, void *arg, int32 *entry,
+				  uint32 *refs)
 {
-	Size		nbytes = nbits / 8;
 	uint32		npages;
-	uint64		digest;
 	int64		first;
 	int32		free_entry = -1;
-	const uint64 *copy = NULL;
+	char	   *copy = NULL;
 
-	if (mf_filters == NULL || nbits == 0 || nbytes < MF_FILTER_SHARE_MIN ||
-		nbytes > (Size) PG_INT32_MAX)
+	if (mf_filters == NULL || nbytes == 0 || nbytes > (Size) PG_INT32_MAX)
 		return NULL;
 	npages = (uint32) ((nbytes + MF_FILTER_PAGE - 1) / MF_FILTER_PAGE);
 	if (npages > mf_filters->npages)
-		return mf_filters_full(nbytes);
+		return mf_shared_full(kind, nbytes);
 
 	/* Room in the ledger first: nothing below allocates. */
 	if (mf_nheld >= mf_held_cap)
@@ -395,7 +395,6 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 		mf_exit_registered = true;
 	}
 
-	digest = hash_bytes_extended((const unsigned char *) bits, (int) nbytes, nbits);
 	LWLockAcquire(mf_filters->lock, LW_EXCLUSIVE);
 	{
 		uint32		mask = mf_filters_index_slots(mf_filters->npages) - 1;
@@ -403,13 +402,15 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 		for (uint32 i = mf_index_home(digest); mf_filter_index[i] >= 0; i = (i + 1) & mask)
 		{
 			MfFilterEntry *e = &mf_filter_entries[mf_filter_index[i]];
+			char	   *at = mf_filter_pages + (Size) e->first_page * MF_FILTER_PAGE;
 
-			if (e->nbits == nbits && e->digest == digest &&
-				memcmp(mf_filter_pages + (Size) e->first_page * MF_FILTER_PAGE, bits, nbytes) == 0)
+			if (e->kind == (uint32) kind && e->size == nbytes && e->digest == digest && equal(arg, at))
 			{
 				e->refcount++;
+				if (refs)
+					*refs = e->refcount;
 				*entry = mf_filter_index[i];
-				copy = (const uint64 *) (mf_filter_pages + (Size) e->first_page * MF_FILTER_PAGE);
+				copy = at;
 				break;
 			}
 		}
@@ -417,7 +418,7 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 	if (copy == NULL)
 	{
 		for (uint32 i = 0; i < mf_filters->high && free_entry < 0; i++)
-			if (mf_filter_entries[i].nbits == 0)
+			if (mf_filter_entries[i].size == 0)
 				free_entry = (int32) i;
 		if (free_entry < 0 && mf_filters->high < mf_filters->npages)
 			free_entry = (int32) mf_filters->high;
@@ -427,26 +428,29 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 			MfFilterEntry *e = &mf_filter_entries[free_entry];
 			char	   *dst = mf_filter_pages + (Size) first * MF_FILTER_PAGE;
 
-			memcpy(dst, bits, nbytes);
+			write(arg, dst);
 			mf_pages_mark((uint32) first, npages, true);
 			e->digest = digest;
-			e->nbits = nbits;
+			e->size = (uint32) nbytes;
+			e->kind = (uint32) kind;
 			e->refcount = 1;
+			if (refs)
+				*refs = 1;
 			e->first_page = (uint32) first;
 			e->npages = npages;
 			if ((uint32) free_entry >= mf_filters->high)
 				mf_filters->high = (uint32) free_entry + 1;
-			mf_filters->used_pages += npages;
-			mf_filters->filters++;
+			mf_filters->used_pages[kind] += npages;
+			mf_filters->entries[kind]++;
 			mf_index_add(free_entry);
 			*entry = free_entry;
-			copy = (const uint64 *) dst;
+			copy = dst;
 		}
 	}
 	LWLockRelease(mf_filters->lock);
 
 	if (copy == NULL)
-		return mf_filters_full(nbytes);
+		return mf_shared_full(kind, nbytes);
 	{
 		int			i = mf_held_find(*entry);
 
@@ -461,13 +465,48 @@ MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
 	return copy;
 }
 
+/* A filter's content: its bytes, compared and copied as they are. */
+typedef struct MfFilterContent
+{
+	const uint64 *bits;
+	Size		nbytes;
+} MfFilterContent;
+
+static bool
+mf_filter_equal(void *arg, const char *copy)
+{
+	MfFilterContent *f = arg;
+
+	return memcmp(copy, f->bits, f->nbytes) == 0;
+}
+
+static void
+mf_filter_write(void *arg, char *dst)
+{
+	MfFilterContent *f = arg;
+
+	memcpy(dst, f->bits, f->nbytes);
+}
+
+const uint64 *
+MfFilterShare(const uint64 *bits, uint32 nbits, int32 *entry)
+{
+	MfFilterContent f = {bits, nbits / 8};
+
+	if (nbits == 0 || f.nbytes < MF_FILTER_SHARE_MIN)
+		return NULL;
+	return MfSharedFindOrPut(MF_SHARED_FILTER,
+							 hash_bytes_extended((const unsigned char *) bits, (int) f.nbytes, nbits),
+							 f.nbytes, mf_filter_equal, mf_filter_write, &f, entry, NULL);
+}
+
 /*
  * A reference this backend does not hold is not given back: at exit,
  * mf_filters_exit gives back every reference first, and the transaction's
  * abort that follows frees collections that still name theirs.
  */
 void
-MfFilterRelease(int32 entry)
+MfSharedRelease(int32 entry)
 {
 	int			i;
 

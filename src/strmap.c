@@ -183,6 +183,15 @@ mf_idxmap_reserve(MfIdxMap *map, uint32_t n)
 	}
 }
 
+void
+mf_idxmap_own(MfIdxMap *map)
+{
+	MfIdxMapSlot *slots = map->alloc(map->alloc_arg, mf_idxmap_bytes(map));
+
+	memcpy(slots, map->slots, mf_idxmap_bytes(map));
+	map->slots = slots;
+}
+
 /* The slot holding key, or the empty slot where it would go. */
 static MfIdxMapSlot *
 mf_idxmap_slot(const MfIdxMap *map, uint32_t hash, const char *key, size_t len)

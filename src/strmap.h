@@ -93,6 +93,20 @@ extern void mf_idxmap_init(MfIdxMap *map, uint32_t expected, MfAllocFn alloc, vo
 /* Grows (leaving the old table to the arena) so that n entries fit. */
 extern void mf_idxmap_reserve(MfIdxMap *map, uint32_t n);
 
+/*
+ * Gives the map a slot table of its own, a copy of the one it reads (which
+ * may be read-only, shared with other processes): puts may follow.  The old
+ * table is not freed (it was not the map's to free).
+ */
+extern void mf_idxmap_own(MfIdxMap *map);
+
+/* The bytes of the map's slot table. */
+static inline size_t
+mf_idxmap_bytes(const MfIdxMap *map)
+{
+	return sizeof(MfIdxMapSlot) * ((size_t) map->mask + 1);
+}
+
 /* Makes key name idx (live, or gone); idx >= 0 and key_of(idx) is key. */
 extern void mf_idxmap_put(MfIdxMap *map, const char *key, size_t len, int32_t idx, bool gone);
 

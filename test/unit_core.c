@@ -1464,6 +1464,32 @@ test_idxmap(void)
 		EXPECT_U(sized.mask + 1, 16384);
 		EXPECT_I(b.n, 1);
 		EXPECT_U(b.bytes, 16384 * 8);
+		EXPECT_U(mf_idxmap_bytes(&sized), 16384 * 8);
+
+		/*
+		 * own: a copy of a table the map only reads (shared memory in the
+		 * extension), in one allocation; puts go to the copy, the table
+		 * read before stays as it was.
+		 */
+		{
+			MfIdxMap	before = sized;
+			MfIdxMapSlot *table = malloc(mf_idxmap_bytes(&sized));
+			int			n = b.n;
+
+			memcpy(table, sized.slots, mf_idxmap_bytes(&sized));
+			mf_idxmap_own(&sized);
+			EXPECT(sized.slots != before.slots);
+			EXPECT_I(b.n, n + 1);
+			EXPECT(memcmp(sized.slots, before.slots, mf_idxmap_bytes(&sized)) == 0);
+			mf_idxmap_put(&sized, k.names[5], strlen(k.names[5]), 5, true);
+			mf_idxmap_put(&sized, k.names[10001], strlen(k.names[10001]), 10001, false);
+			EXPECT_I(mf_idxmap_get(&sized, k.names[5], strlen(k.names[5])), -1);
+			EXPECT_I(mf_idxmap_get(&sized, k.names[10001], strlen(k.names[10001])), 10001);
+			EXPECT(memcmp(table, before.slots, mf_idxmap_bytes(&before)) == 0);
+			EXPECT_I(mf_idxmap_get(&before, k.names[5], strlen(k.names[5])), 5);
+			EXPECT_I(mf_idxmap_get(&before, k.names[10001], strlen(k.names[10001])), -1);
+			free(table);
+		}
 		arena_free(&b);
 	}
 	arena_free(&a);
@@ -1766,7 +1792,7 @@ main(int argc, char **argv)
 	run("flag name validation", test_valid_flag_name);
 	run("provider/model/feature name validation", test_valid_name);
 	run("strmap many entries and growth", test_strmap_many_entries_and_growth);
-	run("index map: names by index, gone entries, growth", test_idxmap);
+	run("index map: names by index, gone entries, growth, a copy of its own", test_idxmap);
 	run("strmap reserve, then puts that allocate nothing", test_strmap_reserve);
 	run("strmap namespaces, replace, NUL bytes", test_strmap_namespaces_replace_and_nul);
 	run("strmap random keys against a reference", test_strmap_random_against_reference);
