@@ -56,23 +56,30 @@
 struct MfActorSet
 {
 	int32		count;			/* flag_actors rows of this flag */
+	uint32		bloom_bits;		/* large sets: the filter's size; 0 for small ones */
+	uint32		footprint;		/* bytes it takes, a shared filter included */
 	/*
-	 * Small sets (count <= MF_SMALL_ACTOR_SET): the exact rows, packed: each
-	 * actor's bytes and a NUL, one after another, with their lengths and
-	 * opt-out marks in two arrays (no pointer per actor).
+	 * Small sets (count <= MF_SMALL_ACTOR_SET): the exact rows, packed at
+	 * rows_off from the set, after its flag's name: each actor's length
+	 * (uint32), then each one's opt-out mark (a byte), then the actors'
+	 * bytes, each followed by a NUL (no pointer per actor, none per array).
 	 */
-	uint32	   *lens;
-	bool	   *opt_out;
-	const char *actors;
+	uint32		rows_off;
 	/*
 	 * Large sets: a Bloom filter in front of an index probe, of any whole
 	 * number of 64-bit words (a bit index is reduced by multiplication, not
 	 * by a mask, so the filter is not rounded up to a power of two).
 	 */
 	uint64	   *bloom;
-	uint32		bloom_bits;
-	size_t		footprint;		/* bytes it takes, a shared filter included */
 };
+
+/*
+ * The set of a flag without actor gates.  Not kept in the collection: a
+ * state remembers it (actor_sets[], has_actor_rows), and a state built
+ * later asks the index again, once.  A thousand failover flags would
+ * otherwise take a set, a name and a map slot each in every backend.
+ */
+static const MfActorSet mf_no_actors = {0};
 
 /* Small sets are carved from blocks of this size, not palloc'd one by one. */
 #define MF_SET_BLOCK 16384
@@ -148,6 +155,17 @@ int
 mf_actor_sets_count(MfActorSets *sets)
 {
 	return sets ? sets->count : 0;
+}
+
+int
+mf_actor_sets_known(MfCache *c)
+{
+	int			n = mf_actor_sets_count(c->sets);
+
+	for (int i = 0; i < c->nflags; i++)
+		if (c->actor_sets[i] < 0)
+			n++;
+	return n;
 }
 
 static inline void
@@ -380,6 +398,12 @@ mf_load_actor_set(MfCache *c, int flag)
 	mf_scan_actors(c, flag, NULL, 0, mf_actor_load_row, &l);
 	MemoryContextSwitchTo(old);
 	mf_fault("actors:load");
+	if (l.n == 0)
+	{
+		mf_note_freed(scratch);
+		MemoryContextDelete(scratch);
+		return (MfActorSet *) &mf_no_actors;
+	}
 
 	/* Room in the list and the map first: nothing below may fail. */
 	if (sets->count >= sets->cap)
@@ -402,7 +426,7 @@ mf_load_actor_set(MfCache *c, int flag)
 	 */
 	size = MAXALIGN(sizeof(MfActorSet)) + MAXALIGN(name_len + 1);
 	if (l.n <= MF_SMALL_ACTOR_SET)
-		size += MAXALIGN(sizeof(uint32) * l.n) + MAXALIGN(sizeof(bool) * l.n) + MAXALIGN(l.bytes);
+		size += MAXALIGN((sizeof(uint32) + 1) * l.n + l.bytes);
 	else
 	{
 		/* about 10 bits per actor, in whole words, at most 2^31 bits */
@@ -461,20 +485,20 @@ mf_load_actor_set(MfCache *c, int flag)
 
 		p += MAXALIGN(name_len + 1);
 		set->count = (int32) Min(l.n, PG_INT32_MAX);
-		set->footprint = size + (shared != NULL ? bits / 8 : 0);
+		set->footprint = (uint32) Min(size + (shared != NULL ? bits / 8 : 0), PG_UINT32_MAX);
 		if (l.n <= MF_SMALL_ACTOR_SET)
 		{
-			set->lens = (uint32 *) p;
-			p += MAXALIGN(sizeof(uint32) * l.n);
-			set->opt_out = (bool *) p;
-			p += MAXALIGN(sizeof(bool) * l.n);
-			set->actors = p;
+			uint32	   *lens = (uint32 *) p;
+			uint8	   *opt_out = (uint8 *) (lens + l.n);
+			char	   *row = (char *) (opt_out + l.n);
+
+			set->rows_off = (uint32) (p - (char *) set);
 			for (int i = 0; i < l.n; i++)
 			{
-				memcpy(p, l.actors[i], l.lens[i] + 1);
-				set->lens[i] = l.lens[i];
-				set->opt_out[i] = l.opt_out[i];
-				p += l.lens[i] + 1;
+				memcpy(row, l.actors[i], l.lens[i] + 1);
+				lens[i] = l.lens[i];
+				opt_out[i] = l.opt_out[i];
+				row += l.lens[i] + 1;
 			}
 		}
 		else
@@ -528,18 +552,30 @@ mf_actor_sets_wasteful(MfActorSets *sets)
 static MfActorSet *
 mf_actor_set(MfCache *c, int flag)
 {
-	MfActorSet *set = c->actor_sets[flag];
+	int32		known = c->actor_sets[flag];
 	int			idx;
+	MfActorSet *set;
 
-	if (set != NULL)
-		return set;
+	if (known > 0)
+		return c->sets->list[known - 1];
+	if (known < 0)
+		return (MfActorSet *) &mf_no_actors;
 	idx = MfCacheIndexText(&c->sets->map, c->flag_names[flag]);
-	if (idx >= 0)
-		set = c->sets->list[idx];
-	else
+	if (idx < 0)
+	{
 		set = mf_load_actor_set(c, flag);
-	c->actor_sets[flag] = set;
-	c->flags[flag].has_actor_rows = set->count > 0 ? 1 : 0;
+		idx = set == &mf_no_actors ? -1 : c->sets->count - 1;	/* published last */
+	}
+	else
+		set = c->sets->list[idx];
+	c->actor_sets[flag] = idx < 0 ? -1 : idx + 1;
+	{
+		/* a flag read from shared memory keeps -1: the core asks actor_sets */
+		MfFlag	   *f = mf_cache_flag_mut(c, flag);
+
+		if (f != NULL)
+			f->has_actor_rows = set->count > 0 ? 1 : 0;
+	}
 	return set;
 }
 
@@ -573,12 +609,14 @@ MfCacheActorGate(MfCache *cache, int flag, const char *actor, size_t actor_len)
 		 * Flipper's tables may hold an actor twice, as a gate and as GitLab's
 		 * opt-out ("User:1" and "User:1:opt_out"): the opt-out wins.
 		 */
-		const char *row = set->actors;
+		const uint32 *lens = (const uint32 *) ((const char *) set + set->rows_off);
+		const uint8 *opt_out = (const uint8 *) (lens + set->count);
+		const char *row = (const char *) (opt_out + set->count);
 
-		for (int i = 0; i < set->count; row += set->lens[i] + 1, i++)
-			if (set->lens[i] == actor_len && memcmp(row, actor, actor_len) == 0)
+		for (int i = 0; i < set->count; row += lens[i] + 1, i++)
+			if (lens[i] == actor_len && memcmp(row, actor, actor_len) == 0)
 			{
-				if (set->opt_out[i])
+				if (opt_out[i])
 					return MF_ACTOR_OPT_OUT;
 				gate = MF_ACTOR_ENABLED;
 			}

@@ -449,9 +449,14 @@ mf_view_refresh(void)
 				{
 					MemoryContextSetParent(mf_actor_sets_context(new_sets), CacheMemoryContext);
 					mf_current->sets = new_sets;
-					memset(mf_current->actor_sets, 0, sizeof(MfActorSet *) * mf_current->flags_cap);
+					memset(mf_current->actor_sets, 0, sizeof(int32) * mf_current->flags_cap);
 					for (int i = 0; i < mf_current->nflags; i++)
-						mf_current->flags[i].has_actor_rows = -1;
+					{
+						MfFlag	   *f = mf_cache_flag_mut(mf_current, i);
+
+						if (f != NULL)	/* shared ones are never written: -1 */
+							f->has_actor_rows = -1;
+					}
 					mf_note_freed(mf_actor_sets_context(old_sets));
 					MemoryContextDelete(mf_actor_sets_context(old_sets));
 				}
@@ -603,7 +608,7 @@ modelflags_cache_info(PG_FUNCTION_ARGS)
 	values[3] = Int32GetDatum(c ? c->nfeatures : 0);
 	values[4] = Int32GetDatum(routes);
 	values[5] = Int64GetDatum(c && mf_current_actor_inval == mf_actor_inval_count
-							  ? mf_actor_sets_count(c->sets) : 0);
+							  ? mf_actor_sets_known(c) : 0);
 	values[6] = Int64GetDatum(memory);
 	/* cache_info() of 1.0 had seven columns; 1.1 adds three */
 	if (desc->natts >= 10)

@@ -74,6 +74,24 @@ typedef struct MfPoolBlock
 #define MF_PART_ROUTES		0x02	/* routes[] */
 #define MF_PART_FLAG_MAP	0x04	/* flag_map's slots */
 #define MF_PART_FEATURE_MAP 0x08	/* feature_map's slots */
+#define MF_PART_FLAGS		0x10	/* flags[] (changed flags: flag_over) */
+
+/*
+ * The flags a delta changed (or added) while flags[] is read from shared
+ * memory: each a copy of its own, found by its index (cache_share.c).
+ */
+typedef struct MfFlagOverSlot
+{
+	int32		idx;			/* the flag's index + 1; 0 an empty slot */
+	MfFlag	   *flag;
+} MfFlagOverSlot;
+
+typedef struct MfFlagOver
+{
+	MfFlagOverSlot *slots;
+	uint32		mask;
+	uint32		count;
+} MfFlagOver;
 
 /*
  * One compiled state.  Immutable once built, except for what actor sets
@@ -92,7 +110,10 @@ typedef struct MfCache
 	MfCacheModel *models;
 	MfFlag	   *flags;			/* core view of each flag */
 	text	  **flag_names;		/* as text datums, for results */
-	MfActorSet **actor_sets;	/* parallel to flags; NULL until first used */
+	int32	   *actor_sets;		/* parallel to flags: 0 not known yet, -1 no
+								 * actor gates, else 1 + the set's place in
+								 * sets (actor_sets.c); 4 bytes, not a
+								 * pointer's 8, for 10,000 flags */
 	uint8	   *flag_flipper;	/* parallel to flags: MF_FLIPPER_* bits (flipper.h) */
 	Oid			flipper_features;	/* the attached Flipper tables, or InvalidOid */
 	Oid			flipper_gates;
@@ -114,6 +135,8 @@ typedef struct MfCache
 	int			shared_parts;	/* MF_PART_* read from shared memory */
 	int32		shared_entry;	/* the reference held on them */
 	int64		shared_bytes;	/* their size */
+	uint32		shared_refs;	/* the copy's references when it was taken */
+	MfFlagOver	flag_over;		/* flags changed since flags[] was shared */
 	int64		garbage_bytes;	/* replaced by patches, still allocated */
 	int64		built_bytes;	/* allocated by the build */
 	int64		patch_bytes;	/* allocated by the patches since */
@@ -144,6 +167,21 @@ static inline int
 MfCacheIndexText(const MfIdxMap *map, const text *name)
 {
 	return name == NULL ? -1 : MfCacheIndex(map, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
+/* A flag changed since flags[] was shared: its copy (cache_share.c). */
+extern MfFlag *mf_flag_over_find(const MfCache *c, int i);
+
+/*
+ * Flag i of the state, as it answers now: the state's flags[] entry, or the
+ * copy a delta made of it (see MfFlagOver).
+ */
+static inline MfFlag *
+MfCacheFlag(const MfCache *c, int i)
+{
+	if (likely(c->flag_over.count == 0))
+		return &c->flags[i];
+	return mf_flag_over_find(c, i);
 }
 
 /* This backend's current local transaction id (storage/proc.h). */

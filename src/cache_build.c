@@ -395,7 +395,9 @@ mf_row_flag(void *state, Datum *v, bool *isnull)
 
 	name = mf_pool_varlena(b, COLV(MF_COL_FLAG_NAME));
 	c->flag_names[c->nflags] = name;
-	f = &c->flags[c->nflags++];
+	f = &c->flags[c->nflags];
+	memset(f, 0, sizeof(MfFlag));	/* padding too: cache_share.c compares flags */
+	f->idx = c->nflags++;
 	f->name_crc = mf_rollout_name_crc(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 	f->enabled = COLNULL(MF_COL_FLAG_ENABLED) ? -1
 		: DatumGetBool(COLV(MF_COL_FLAG_ENABLED)) ? 1 : 0;
@@ -541,6 +543,8 @@ mf_build_flipper_flag(void *arg, const MfFlipperFlag *ff)
 		idx = c->nflags++;
 		c->flag_names[idx] = name;
 		f = &c->flags[idx];
+		memset(f, 0, sizeof(MfFlag));
+		f->idx = idx;
 		f->name_crc = mf_rollout_name_crc(VARDATA(name), len);
 		f->default_enabled = false;
 		mf_idxmap_put(&c->flag_map, VARDATA(name), len, idx, false);
@@ -715,7 +719,7 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 	if (b.flag_flipper && b.flipper_n < c->flags_cap)
 		memset(c->flag_flipper + b.flipper_n, 0, c->flags_cap - b.flipper_n);
 	mf_map_names(&c->flag_map, cxt, c->nflags, mf_flag_key, c);
-	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(MfActorSet *) * c->flags_cap);
+	c->actor_sets = MemoryContextAllocZero(cxt, sizeof(int32) * c->flags_cap);
 
 	mf_build_table(&b, rels, MF_FEATURES, snap, mf_row_feature);
 	mf_fault("build:features");

@@ -512,6 +512,23 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 			own |= MF_PART_FEATURE_MAP;
 		mf_cache_own(c, own);
 	}
+	/* The flags it writes, existing and new, in a copy of their own. */
+	if (d->nkeys[MF_FLAGS] > 0)
+	{
+		int		   *idx = palloc(sizeof(int) * d->nkeys[MF_FLAGS]);
+		int			n = 0;
+
+		for (int k = 0, m = 0; k < d->nkeys[MF_FLAGS]; k++)
+		{
+			MfChange   *x = &ch[MF_FLAGS][k];
+
+			if (x->idx >= 0)
+				idx[n++] = x->idx;
+			else if (!x->gone)
+				idx[n++] = c->nflags + m++;
+		}
+		mf_cache_own_flags(c, idx, n);
+	}
 	if (nnew[MF_PROVIDERS] > 0)
 	{
 		c->providers = mf_grow(c, c->providers, sizeof(MfCacheProvider) * (c->nproviders + nnew[MF_PROVIDERS]));
@@ -833,13 +850,15 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		{
 			i = c->nflags++;
 			c->flag_names[i] = x->name;
-			c->actor_sets[i] = NULL;
-			f = &c->flags[i];
+			c->actor_sets[i] = 0;
+			f = mf_cache_flag_mut(c, i);	/* the flags array's slack, or a copy */
+			memset(f, 0, sizeof(MfFlag));
+			f->idx = i;
 			f->name_crc = mf_rollout_name_crc(VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name));
 			f->has_actor_rows = -1;
 			mf_idxmap_put(&c->flag_map, VARDATA_ANY(x->name), VARSIZE_ANY_EXHDR(x->name), i, false);
 		}
-		f = &c->flags[i];
+		f = mf_cache_flag_mut(c, i);	/* made writable in prepare */
 		c->flag_flipper[i] = x->flipper ? MF_FLIPPER_OWNED | x->ff.unsupported : 0;
 		if (x->gone)
 		{
@@ -878,8 +897,11 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		mf_actor_sets_forget(c->sets, d->keys[MF_FLAG_ACTORS][k]);
 		if (i >= 0)
 		{
-			c->actor_sets[i] = NULL;
-			c->flags[i].has_actor_rows = -1;
+			MfFlag	   *f = mf_cache_flag_mut(c, i);
+
+			c->actor_sets[i] = 0;
+			if (f != NULL)		/* shared ones are never written: -1 */
+				f->has_actor_rows = -1;
 		}
 	}
 
@@ -925,7 +947,7 @@ mf_cache_patch(MfCache *c, Relation *rels, MfDelta *d, Snapshot snap)
 		{
 			MfCacheRoute *r = &c->routes[feat->first_route + j];
 
-			n->core[j].flag = r->flag >= 0 ? &c->flags[r->flag] : NULL;
+			n->core[j].flag = r->flag >= 0 ? MfCacheFlag(c, r->flag) : NULL;
 		}
 	}
 

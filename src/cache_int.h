@@ -150,6 +150,25 @@ extern void mf_cache_share(MfCache *c);
  */
 extern void mf_cache_own(MfCache *c, int parts);
 
+/*
+ * Flag i as a delta (or an actor-set load) may write it: the state's own
+ * flags[] entry, or its copy when flags[] is shared; NULL when it is read
+ * from shared memory and has no copy (then nothing may be written).
+ */
+extern MfFlag *mf_cache_flag_mut(MfCache *c, int i);
+
+/*
+ * Gives each flag of idx[0..n) (indexes of existing flags, or of flags a
+ * delta is about to add) a copy of its own when flags[] is shared, so that
+ * the delta may write it, and points the core's routes at the copies (equal
+ * until the delta writes them); allocates, so it belongs to a delta's
+ * prepare phase.  An ERROR leaves the state answering as it did.
+ */
+extern void mf_cache_own_flags(MfCache *c, const int *idx, int n);
+
+/* Points every compiled route at its flag as MfCacheFlag gives it. */
+extern void mf_cache_point_routes(MfCache *c);
+
 /* ---- actor_sets.c ---- */
 
 /* Forgets flag's set, so that the next use loads it again; allocates nothing. */
@@ -167,5 +186,11 @@ extern bool mf_actor_sets_wasteful(MfActorSets *sets);
 extern MfActorSets *mf_actor_sets_create(void);
 extern MemoryContext mf_actor_sets_context(MfActorSets *sets);
 extern int	mf_actor_sets_count(MfActorSets *sets);
+
+/*
+ * Flags whose actor gates c knows: the sets of its collection, and the
+ * flags it found without any (which the collection does not keep).
+ */
+extern int	mf_actor_sets_known(MfCache *c);
 
 #endif

@@ -75,6 +75,7 @@ typedef struct MfShareContent
 	Size		off_routes;
 	Size		off_flag_map;
 	Size		off_feature_map;
+	Size		off_flags;
 	int			nflags;
 	int			nroutes;
 	MfShareBlock *sorted;		/* the blocks by address, for mf_share_offset */
@@ -195,6 +196,42 @@ mf_share_write(void *arg, char *dst)
 		mf_share_route_at((const MfCacheRoute *) (sc->canon + sc->off_routes) + i, dst, &routes[i]);
 }
 
+/*
+ * The state's context's ident (pg_backend_memory_contexts.ident): what it
+ * shares, and what deltas have since made its own.  The buffer of
+ * MF_SHARE_IDENT bytes was allocated by mf_cache_share.
+ */
+static void
+mf_share_ident(MfCache *c)
+{
+	static const struct
+	{
+		int			part;
+		const char *name;
+	}			parts_named[] = {
+		{MF_PART_FLAG_NAMES, "flag names"}, {MF_PART_ROUTES, "routes"},
+		{MF_PART_FLAG_MAP, "flag map"}, {MF_PART_FEATURE_MAP, "feature map"}
+	};
+	char	   *ident = (char *) c->cxt->ident;
+	const char *sep = "; own: ";
+	size_t		len;
+
+	snprintf(ident, MF_SHARE_IDENT, "shares %lld bytes: entry %d, references %u",
+			 (long long) c->shared_bytes, (int) c->shared_entry, c->shared_refs);
+	for (int i = 0; i < lengthof(parts_named); i++)
+		if (!(c->shared_parts & parts_named[i].part))
+		{
+			len = strlen(ident);
+			snprintf(ident + len, MF_SHARE_IDENT - len, "%s%s", sep, parts_named[i].name);
+			sep = ", ";
+		}
+	if (c->flag_over.count > 0)
+	{
+		len = strlen(ident);
+		snprintf(ident + len, MF_SHARE_IDENT - len, "; flags copied: %u", c->flag_over.count);
+	}
+}
+
 static void
 mf_share_release(void *arg)
 {
@@ -246,7 +283,8 @@ mf_cache_share(MfCache *c)
 	sc.off_routes = MAXALIGN(sc.off_names + sizeof(text *) * (Size) c->nflags);
 	sc.off_flag_map = MAXALIGN(sc.off_routes + sizeof(MfCacheRoute) * (Size) c->nroutes);
 	sc.off_feature_map = MAXALIGN(sc.off_flag_map + mf_idxmap_bytes(&c->flag_map));
-	sc.total = MAXALIGN(sc.off_feature_map + mf_idxmap_bytes(&c->feature_map));
+	sc.off_flags = MAXALIGN(sc.off_feature_map + mf_idxmap_bytes(&c->feature_map));
+	sc.total = MAXALIGN(sc.off_flags + sizeof(MfFlag) * (Size) c->nflags);
 	/*
 	 * Small states are shared too, although a page each barely pays: one
 	 * path for every state, which the whole regression suite runs through
@@ -297,6 +335,10 @@ mf_cache_share(MfCache *c)
 			ok = mf_share_offset(&sc, c->features[i].name) >= 0;
 		memcpy(sc.canon + sc.off_flag_map, c->flag_map.slots, mf_idxmap_bytes(&c->flag_map));
 		memcpy(sc.canon + sc.off_feature_map, c->feature_map.slots, mf_idxmap_bytes(&c->feature_map));
+		/* built zeroed, padding included, and has_actor_rows not yet known */
+		memcpy(sc.canon + sc.off_flags, c->flags, sizeof(MfFlag) * (Size) c->nflags);
+		for (int i = 0; i < c->nflags && ok; i++)
+			ok = c->flags[i].has_actor_rows == -1;
 	}
 	MemoryContextSwitchTo(old);
 	if (!ok)
@@ -348,6 +390,9 @@ mf_cache_share(MfCache *c)
 	c->flag_map.slots = (MfIdxMapSlot *) (copy + sc.off_flag_map);
 	pfree(c->feature_map.slots);
 	c->feature_map.slots = (MfIdxMapSlot *) (copy + sc.off_feature_map);
+	pfree(c->flags);
+	c->flags = (MfFlag *) (copy + sc.off_flags);
+	mf_cache_point_routes(c);
 	for (int i = 0; i < c->npool_blocks; i++)
 		pfree(c->pool_blocks[i].start);
 	pfree(c->pool_blocks);
@@ -355,12 +400,13 @@ mf_cache_share(MfCache *c)
 	c->npool_blocks = 0;
 	mf_note_freed_bytes(before - MemoryContextMemAllocated(c->cxt, false));
 
-	c->shared_parts = MF_PART_FLAG_NAMES | MF_PART_ROUTES | MF_PART_FLAG_MAP | MF_PART_FEATURE_MAP;
+	c->shared_parts = MF_PART_FLAG_NAMES | MF_PART_ROUTES | MF_PART_FLAG_MAP | MF_PART_FEATURE_MAP |
+		MF_PART_FLAGS;
 	c->shared_entry = entry;
 	c->shared_bytes = (int64) sc.total;
-	snprintf(ident, MF_SHARE_IDENT, "shares %zu bytes: entry %d, references %u",
-			 sc.total, (int) entry, refs);
+	c->shared_refs = refs;
 	MemoryContextSetIdentifier(c->cxt, ident);
+	mf_share_ident(c);
 	MemoryContextDelete(scratch);
 }
 
@@ -403,29 +449,134 @@ mf_cache_own(MfCache *c, int parts)
 		c->shared_parts &= ~MF_PART_FEATURE_MAP;
 		c->patch_bytes += mf_idxmap_bytes(&c->feature_map);
 	}
+	mf_share_ident(c);
+}
+
+/* ---- flags changed since flags[] was shared ---- */
+
+static inline uint32
+mf_flag_over_home(int32 idx, uint32 mask)
+{
+	return ((uint32) idx * 2654435761u) & mask;
+}
+
+MfFlag *
+mf_flag_over_find(const MfCache *c, int i)
+{
+	const MfFlagOver *o = &c->flag_over;
+
+	for (uint32 k = mf_flag_over_home(i, o->mask);; k = (k + 1) & o->mask)
 	{
-		/* the ident was written by mf_cache_share, in a buffer of this size */
-		char	   *ident = (char *) c->cxt->ident;
-		char	   *own = strstr(ident, "; own:");
-		static const struct
+		if (o->slots[k].idx == i + 1)
+			return o->slots[k].flag;
+		if (o->slots[k].idx == 0)
+			return &c->flags[i];
+	}
+}
+
+MfFlag *
+mf_cache_flag_mut(MfCache *c, int i)
+{
+	MfFlag	   *f;
+
+	if (!(c->shared_parts & MF_PART_FLAGS))
+		return &c->flags[i];
+	if (c->flag_over.count == 0)
+		return NULL;
+	f = mf_flag_over_find(c, i);
+	return f == &c->flags[i] ? NULL : f;
+}
+
+/* Room for n more copies, at most 3/4 full (allocates in prepare only). */
+static void
+mf_flag_over_reserve(MfCache *c, uint32 n)
+{
+	MfFlagOver *o = &c->flag_over;
+	uint32		cap = o->slots ? o->mask + 1 : 0;
+	MfFlagOverSlot *slots;
+	uint32		mask;
+
+	if (4 * ((uint64) o->count + n) <= 3 * (uint64) cap)
+		return;
+	cap = Max(cap, 16);
+	while (4 * ((uint64) o->count + n) > 3 * (uint64) cap)
+		cap *= 2;
+	slots = MemoryContextAllocZero(c->cxt, sizeof(MfFlagOverSlot) * cap);
+	mask = cap - 1;
+	for (uint32 k = 0; o->slots && k <= o->mask; k++)
+		if (o->slots[k].idx != 0)
 		{
-			int			part;
-			const char *name;
-		}			parts_named[] = {
-			{MF_PART_FLAG_NAMES, "flag names"}, {MF_PART_ROUTES, "routes"},
-			{MF_PART_FLAG_MAP, "flag map"}, {MF_PART_FEATURE_MAP, "feature map"}
-		};
-		const char *sep = "; own: ";
+			uint32		h = mf_flag_over_home(o->slots[k].idx - 1, mask);
 
-		if (own)
-			*own = '\0';
-		for (int i = 0; i < lengthof(parts_named); i++)
-			if (!(c->shared_parts & parts_named[i].part))
-			{
-				size_t		len = strlen(ident);
+			while (slots[h].idx != 0)
+				h = (h + 1) & mask;
+			slots[h] = o->slots[k];
+		}
+	c->patch_bytes += sizeof(MfFlagOverSlot) * cap;
+	/* the old table goes with the state (a delta may be reading it) */
+	o->slots = slots;
+	o->mask = mask;
+}
 
-				snprintf(ident + len, MF_SHARE_IDENT - len, "%s%s", sep, parts_named[i].name);
-				sep = ", ";
-			}
+void
+mf_cache_own_flags(MfCache *c, const int *idx, int n)
+{
+	MfFlag	   *copies;
+	int			made = 0;
+
+	if (!(c->shared_parts & MF_PART_FLAGS) || n == 0)
+		return;
+	mf_fault("share:own");
+	mf_flag_over_reserve(c, (uint32) n);
+	copies = MemoryContextAlloc(c->cxt, sizeof(MfFlag) * n);
+	c->patch_bytes += sizeof(MfFlag) * n;
+	/* nothing below allocates: the copies answer as the shared flags did */
+	for (int k = 0; k < n; k++)
+	{
+		MfFlagOver *o = &c->flag_over;
+		uint32		h;
+		MfFlag	   *f;
+
+		if (mf_cache_flag_mut(c, idx[k]) != NULL)
+			continue;			/* a copy already */
+		f = &copies[made++];
+		if (idx[k] < c->nflags)
+			*f = c->flags[idx[k]];
+		else
+		{
+			memset(f, 0, sizeof(MfFlag));	/* a flag the delta adds */
+			f->enabled = -1;
+			f->pct_actors = -1;
+			f->pct_time = -1;
+			f->has_actor_rows = -1;
+		}
+		f->idx = idx[k];
+		for (h = mf_flag_over_home(idx[k], o->mask); o->slots[h].idx != 0; h = (h + 1) & o->mask)
+			;
+		o->slots[h].idx = idx[k] + 1;
+		o->slots[h].flag = f;
+		o->count++;
+	}
+	/* the core's routes read the copies from now on (equal, so far) */
+	if (made > 0)
+	{
+		mf_cache_point_routes(c);
+		mf_share_ident(c);
+	}
+}
+
+void
+mf_cache_point_routes(MfCache *c)
+{
+	for (int f = 0; f < c->nfeatures; f++)
+	{
+		MfCacheFeature *feat = &c->features[f];
+
+		for (int j = 0; j < feat->nroutes; j++)
+		{
+			int			flag = c->routes[feat->first_route + j].flag;
+
+			feat->core_routes[j].flag = flag >= 0 ? MfCacheFlag(c, flag) : NULL;
+		}
 	}
 }

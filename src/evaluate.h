@@ -56,9 +56,15 @@ typedef struct MfFlag
 	 * the name (the rollout hashes name || actor).  Not the name itself: a
 	 * backend keeps one MfFlag per flag, 10,000 of them on a large
 	 * installation, and a pointer and a length would make each 40 bytes
-	 * instead of 16.  The shell keeps the names.
+	 * instead of 20.  The shell keeps the names.
 	 */
 	uint32_t	name_crc;
+	/*
+	 * The shell's number for the flag, which the callbacks get back: the
+	 * core never reads it.  (The shell's flags are not all in one array: a
+	 * flag changed since its state was shared is a copy of its own.)
+	 */
+	int32_t		idx;
 } MfFlag;
 
 /* What model health (the circuit breaker, SPEC §7 O) says about a route. */

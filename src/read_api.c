@@ -50,7 +50,7 @@ mf_cb_has_actor_rows(void *arg, const MfFlag *flag)
 {
 	MfCall	   *call = arg;
 
-	return MfCacheFlagHasActors(call->cache, (int) (flag - call->cache->flags));
+	return MfCacheFlagHasActors(call->cache, flag->idx);
 }
 
 static MfActorGate
@@ -58,7 +58,7 @@ mf_cb_actor_gate(void *arg, const MfFlag *flag)
 {
 	MfCall	   *call = arg;
 
-	return MfCacheActorGate(call->cache, (int) (flag - call->cache->flags),
+	return MfCacheActorGate(call->cache, flag->idx,
 							call->ctx.actor, call->ctx.actor_len);
 }
 
@@ -232,7 +232,7 @@ modelflags_is_enabled(PG_FUNCTION_ARGS)
 			mf_invalid_flag_name(name);
 		PG_RETURN_BOOL(false);
 	}
-	PG_RETURN_BOOL(mf_flag_evaluate(&call.cache->flags[idx], &call.ctx).enabled);
+	PG_RETURN_BOOL(mf_flag_evaluate(MfCacheFlag(call.cache, idx), &call.ctx).enabled);
 }
 
 /*

