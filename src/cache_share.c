@@ -14,6 +14,7 @@
  *   routes       MfCacheRoute[], whose names and params point into data
  *   flag_map     the name maps' slots (hashes and indexes, no pointers)
  *   feature_map
+ *   flags        MfFlag[] (no pointers; has_actor_rows left unknown, -1)
  *
  * Why this can be shared without versions.  A backend still builds its
  * state from its own snapshot, as without the preload (SPEC C, cache.c):
@@ -27,16 +28,20 @@
  * canonical form (pointers as offsets into data), so it does not depend on
  * where the backend's own copy was.
  *
- * What stays the backend's own: the flags (a flip writes them), the core's
- * routes (they point to the flags), the per-flag actor sets (loaded as used),
- * models and providers (few, and model health hangs on them), features, and
- * the smaller maps.
+ * What stays the backend's own: the core's routes (they point to the flags
+ * they read), the per-flag actor sets (loaded as used) and which flag has
+ * which (actor_sets[]), models and providers (few, and model health hangs
+ * on them), features, and the smaller maps.
  *
  * Changes.  The shared parts are read only.  A delta that would change one
  * (a new flag, a route change, a feature that comes or goes) first makes it
  * the backend's own with mf_cache_own: a copy, the only cost being that copy;
- * what it does not touch stays shared.  A flag flip, a provider outage and an
- * actor gate touch none of them.  The next full build shares again.
+ * what it does not touch stays shared.  A flag a delta writes (a flip, a new
+ * flag) gets a copy of its own instead, 20 bytes, found by its index through
+ * flag_over (MfCacheFlag), and the core's routes are pointed at it: a flip
+ * does not copy the array.  Shared flags keep has_actor_rows unknown, so the
+ * core asks, and the backend answers from its actor sets.  A provider outage
+ * and an actor gate touch no shared part.  The next full build shares again.
  *
  * Failure.  Everything that can fail (the canonical form, the reference's
  * bookkeeping) comes before the reference is taken; after it, pointers are
