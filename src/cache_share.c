@@ -105,7 +105,7 @@ mf_cache_share_init(void)
 	DefineCustomBoolVariable("modelflags.shared_state",
 							 "Keeps the colder parts of compiled routing states once per server.",
 							 "With the library preloaded, backends whose states are equal read one copy of "
-							 "their names, params, routes and name maps from shared memory.",
+							 "their names, params, routes, name maps and flags from shared memory.",
 							 &mf_share_state, true, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
