@@ -349,7 +349,7 @@ echo
 fi
 if part memory; then
 preload=$("$PGBIN/psql" -X -At -c 'SHOW shared_preload_libraries')
-echo "**Memory of idle backends**, shared_preload_libraries = '$preload'$([ -n "$preload" ] && echo " (large actor sets' Bloom filters kept once per server)")"
+echo "**Memory of idle backends**, shared_preload_libraries = '$preload'$([ -n "$preload" ] && echo " (compiled states' colder parts and large actor sets' Bloom filters kept once per server)")"
 echo "(/proc/PID/smaps_rollup; per backend = total / backends; half the backends with incremental"
 echo "caches, half off; \"routed\" = ran \`$allq\` once):"
 echo
