@@ -817,6 +817,7 @@ mf_cache_build(Relation *rels, Snapshot snap, MfActorSets *sets)
 void
 mf_cache_reserve_routes(MfCache *c, int n)
 {
+	Assert(!(c->shared_parts & MF_PART_ROUTES));	/* mf_cache_own first */
 	if (n <= c->routes_cap)
 		return;
 	n = Max(n, c->routes_cap + c->routes_cap / 4);

@@ -48,6 +48,15 @@ LANGUAGE sql AS $$
     SELECT total_bytes, ident FROM pg_backend_memory_contexts
      WHERE name = 'modelflags routing cache'
 $$;
+-- How the state came, and what it shares: all of it, or what deltas made
+-- its own ("; own: routes") and how many flags they copied.
+CREATE FUNCTION regress_h.state_status(OUT last_refresh text, OUT all_shared boolean,
+                                       OUT own text, OUT copied text)
+LANGUAGE sql AS $$
+    SELECT i.last_refresh, c.ident !~ 'own', substring(c.ident from '; own: [a-z ,]*'),
+           substring(c.ident from 'flags copied: [0-9]+')
+      FROM modelflags.cache_info() i, regress_h.state_context() c
+$$;
 -- The next read builds in full: incremental caches off, then a change to
 -- an actor gate (which the shared parts do not hold: the flags, routes and
 -- their order in the tables stay as they were).
@@ -105,8 +114,7 @@ SET modelflags.incremental_cache = on;
 SELECT (modelflags.set_flag('share_flag_7', true)).enabled AS flipped;
 SELECT (modelflags.set_provider('vertex_ai', false)).available AS outage;
 SELECT model FROM modelflags.model_for('share_feature_7', 'User:1');
-SELECT last_refresh, ident !~ 'own' AS all_shared, substring(ident from 'flags copied: [0-9]+') AS copied
-  FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, all_shared, copied FROM regress_h.state_status();
 SELECT modelflags.is_enabled('share_flag_7') AS flipped_on, modelflags.is_enabled('share_flag_8') AS other;
 SELECT (modelflags.set_flag('share_flag_7', false)).enabled AS flipped_back;
 SELECT model FROM modelflags.model_for('share_feature_7', 'User:1');
@@ -119,58 +127,53 @@ SELECT regress_h.same_as_full_build() AS same_after_flip;
 SELECT regress_h.force_build();
 SELECT model FROM modelflags.model_for('share_feature_1', 'User:1');
 SET modelflags.incremental_cache = on;
-SELECT last_refresh, ident !~ 'own' AS all_shared FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, all_shared FROM regress_h.state_status();
 INSERT INTO modelflags.flags (name, enabled) VALUES ('share_new_flag', true);
 UPDATE modelflags.routes SET flag = 'share_new_flag' WHERE feature = 'share_feature_1' AND position = 1;
 SELECT model, flag FROM modelflags.model_for('share_feature_1', 'User:1');
 SELECT modelflags.is_enabled('share_new_flag') AS new_flag, modelflags.is_enabled('share_flag_3') AS old_flag;
-SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
-  FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, own, copied FROM regress_h.state_status();
 SELECT regress_h.same_as_full_build() AS same_after_new_flag;
 
 -- A flag deleted (its routes with it): the flag map and the routes.
 SELECT regress_h.force_build();
 SELECT model FROM modelflags.model_for('share_feature_1', 'User:1');
 SET modelflags.incremental_cache = on;
-SELECT last_refresh, ident !~ 'own' AS all_shared FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, all_shared FROM regress_h.state_status();
 DELETE FROM modelflags.routes WHERE flag = 'share_flag_2';
 DELETE FROM modelflags.flags WHERE name = 'share_flag_2';
 SELECT modelflags.is_enabled('share_flag_2') AS deleted_flag, modelflags.is_enabled('share_flag_3') AS old_flag;
 SELECT model FROM modelflags.model_for('share_feature_2', 'User:1');
-SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
-  FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, own, copied FROM regress_h.state_status();
 SELECT regress_h.same_as_full_build() AS same_after_deleted_flag;
 
 -- A feature created and one deleted: the feature map only.
 SELECT regress_h.force_build();
 SELECT model FROM modelflags.model_for('share_feature_1', 'User:1');
 SET modelflags.incremental_cache = on;
-SELECT last_refresh, ident !~ 'own' AS all_shared FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, all_shared FROM regress_h.state_status();
 DELETE FROM modelflags.routes WHERE feature = 'share_feature_4';
 DELETE FROM modelflags.features WHERE name = 'share_feature_4';
 INSERT INTO modelflags.features (name) VALUES ('share_feature_new');
 SELECT (regress_h.try($$SELECT modelflags.model_for('share_feature_4', 'User:1')$$)).code AS deleted_feature;
 SELECT (regress_h.try($$SELECT modelflags.model_for('share_feature_new', 'User:1')$$)).code AS no_route_yet;
-SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
-  FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, own, copied FROM regress_h.state_status();
 -- ... and its route: the routes too.
 INSERT INTO modelflags.routes (feature, position, model) VALUES ('share_feature_new', 1, 'share_model');
 SELECT model, params FROM modelflags.model_for('share_feature_new', 'User:1');
 SELECT model, params FROM modelflags.model_for('share_feature_5', 'User:15');
-SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
-  FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, own, copied FROM regress_h.state_status();
 SELECT regress_h.same_as_full_build() AS same_after_features;
 
 -- A route changed: the routes only.
 SELECT regress_h.force_build();
 SELECT model FROM modelflags.model_for('share_feature_1', 'User:1');
 SET modelflags.incremental_cache = on;
-SELECT last_refresh, ident !~ 'own' AS all_shared FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, all_shared FROM regress_h.state_status();
 UPDATE modelflags.routes SET params = '{"route": "changed"}' WHERE feature = 'share_feature_9' AND position = 1;
 UPDATE modelflags.flags SET enabled = true WHERE name = 'share_flag_9';
 SELECT model, params FROM modelflags.model_for('share_feature_9', 'User:1');
-SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
-  FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, own, copied FROM regress_h.state_status();
 SELECT regress_h.same_as_full_build() AS same_after_route;
 
 -- Errors.  Before the reference is taken: the state stays the backend's
@@ -197,11 +200,10 @@ SET modelflags.incremental_cache = on;
 SET modelflags.fault_injection = 'share:own';
 INSERT INTO modelflags.flags (name, enabled) VALUES ('share_newer_flag', true);
 SELECT (regress_h.try($$SELECT modelflags.is_enabled('share_newer_flag')$$)).message;
-SELECT last_refresh, ident !~ 'own' AS all_shared FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, all_shared FROM regress_h.state_status();
 RESET modelflags.fault_injection;
 SELECT modelflags.is_enabled('share_newer_flag') AS newer_flag;
-SELECT last_refresh, substring(ident from '; own: [a-z ,]*') AS own, substring(ident from 'flags copied: [0-9]+') AS copied
-  FROM modelflags.cache_info(), regress_h.state_context();
+SELECT last_refresh, own, copied FROM regress_h.state_status();
 SELECT regress_h.same_as_full_build() AS same_after_errors;
 
 -- Clean up for the tests that follow.
@@ -210,5 +212,5 @@ DELETE FROM modelflags.routes WHERE feature LIKE 'share\_%';
 DELETE FROM modelflags.features WHERE name LIKE 'share\_%';
 DELETE FROM modelflags.models WHERE name = 'share_model';
 DELETE FROM modelflags.flags WHERE name LIKE 'share\_%';
-DROP FUNCTION regress_h.shared_answers(), regress_h.state_context(), regress_h.force_build(),
-    regress_h.same_as_full_build();
+DROP FUNCTION regress_h.shared_answers(), regress_h.state_status(), regress_h.state_context(),
+    regress_h.force_build(), regress_h.same_as_full_build();
