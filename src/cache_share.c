@@ -527,14 +527,24 @@ void
 mf_cache_own_flags(MfCache *c, const int *idx, int n)
 {
 	MfFlag	   *copies;
+	int			need = 0;
 	int			made = 0;
 
-	if (!(c->shared_parts & MF_PART_FLAGS) || n == 0)
+	if (!(c->shared_parts & MF_PART_FLAGS))
+		return;
+	/*
+	 * Only flags without a copy take one: flipping the same flag again
+	 * allocates nothing, so flips alone never grow the state.
+	 */
+	for (int k = 0; k < n; k++)
+		if (mf_cache_flag_mut(c, idx[k]) == NULL)
+			need++;
+	if (need == 0)
 		return;
 	mf_fault("share:own");
-	mf_flag_over_reserve(c, (uint32) n);
-	copies = MemoryContextAlloc(c->cxt, sizeof(MfFlag) * n);
-	c->patch_bytes += sizeof(MfFlag) * n;
+	mf_flag_over_reserve(c, (uint32) need);
+	copies = MemoryContextAlloc(c->cxt, sizeof(MfFlag) * need);
+	c->patch_bytes += sizeof(MfFlag) * need;
 	/* nothing below allocates: the copies answer as the shared flags did */
 	for (int k = 0; k < n; k++)
 	{

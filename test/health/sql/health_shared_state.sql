@@ -120,6 +120,16 @@ SELECT (modelflags.set_flag('share_flag_7', false)).enabled AS flipped_back;
 SELECT model FROM modelflags.model_for('share_feature_7', 'User:1');
 SELECT modelflags.is_enabled('share_flag_7') AS flipped_off,
        substring(ident from 'flags copied: [0-9]+') AS copied FROM regress_h.state_context();
+-- Flipping it again reuses its copy: the state allocates nothing more.
+SELECT used_bytes AS flips_bytes FROM pg_backend_memory_contexts
+ WHERE name = 'modelflags routing cache' \gset
+SELECT (modelflags.set_flag('share_flag_7', true)).enabled AS again_on;
+SELECT modelflags.is_enabled('share_flag_7') AS flipped_on_again;
+SELECT (modelflags.set_flag('share_flag_7', false)).enabled AS again_off;
+SELECT modelflags.is_enabled('share_flag_7') AS flipped_off_again;
+SELECT s.last_refresh, c.used_bytes = :flips_bytes AS no_growth
+  FROM regress_h.state_status() s, pg_backend_memory_contexts c
+ WHERE c.name = 'modelflags routing cache';
 SELECT (modelflags.set_provider('vertex_ai', true)).available AS back;
 SELECT regress_h.same_as_full_build() AS same_after_flip;
 
